@@ -1,0 +1,71 @@
+"""Rendering command results: JSON for scripts, an aligned plain table for people.
+
+JSON output escapes everything (``json.dumps``); table output passes every cell through
+``sanitize`` so a hostile display name cannot inject terminal escape sequences.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from typing import Any
+
+from aiconsole.domain.text import sanitize
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if hasattr(value, "value"):
+        return value.value
+    return str(value)
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, default=_default, ensure_ascii=False)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_cell(v)}" for k, v in value.items())
+    return sanitize(value, max_length=60)
+
+
+def render_table(rows: list[dict[str, Any]], columns: list[str] | None = None) -> str:
+    if not rows:
+        return "(none)"
+    columns = columns or list(rows[0].keys())
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    for row in cells:
+        lines.append("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def render_record(record: dict[str, Any]) -> str:
+    width = max((len(k) for k in record), default=0)
+    return "\n".join(f"{k.ljust(width)}  {_cell(v)}" for k, v in record.items())
+
+
+def emit(data: Any, *, json_mode: bool, columns: list[str] | None = None, title: str | None = None) -> None:
+    if json_mode:
+        sys.stdout.write(to_json(data) + "\n")
+        return
+    if title:
+        sys.stdout.write(sanitize(title) + "\n")
+    if isinstance(data, list):
+        sys.stdout.write(render_table(data, columns) + "\n")
+    elif isinstance(data, dict):
+        sys.stdout.write(render_record(data) + "\n")
+    else:
+        sys.stdout.write(sanitize(data, keep_newlines=True) + "\n")
