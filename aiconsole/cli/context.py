@@ -39,6 +39,17 @@ class CliContext:
         return self.connection.backend()
 
     @cached_property
+    def services(self):
+        """The ServiceContext for write-guarded use cases (profile flags, ``--confirm``)."""
+        from aiconsole.services.context import ServiceContext
+
+        return ServiceContext.from_connection(self.connection, backend=self.backend, journal=self.journal)
+
+    @property
+    def confirm_name(self) -> str | None:
+        return getattr(self.args, "confirm", None)
+
+    @cached_property
     def journal(self):
         from aiconsole.audit.journal import AuditJournal
 
