@@ -223,12 +223,70 @@ class AzureApimBackend:
         )
 
     # -- subscriptions ---------------------------------------------------------------------
-    def iter_subscription_pages(self, *, odata_filter: str | None = None, page_size: int = 100
-                                ) -> Iterator[list[Subscription]]:
+    def iter_subscription_pages(self, *, odata_filter: str | None = None, page_size: int = 100,
+                                concurrency: int = 8) -> Iterator[list[Subscription]]:
+        """The first page at once, then the rest fetched ``concurrency`` at a time by ``$skip``.
+
+        ARM list APIs page by ``$top``/``$skip`` and say so in ``nextLink``; when they do, later
+        pages are requested in parallel (bounded, within ARM's read budget; each request keeps
+        the SDK's Retry-After-aware retry policy) and yielded in order. A short page ends the
+        walk. Servers whose ``nextLink`` is opaque are walked sequentially. Items are
+        de-duplicated by name in case the collection shifts while we page.
+        """
         what = "list subscriptions"
-        pager = self._call(what, self.client.subscription.list, self.rg, self.service,
-                           filter=odata_filter, top=page_size, action=f"{_RBAC}/subscriptions/read")
-        pages = pager.by_page()
+        action = f"{_RBAC}/subscriptions/read"
+
+        def fetch(skip: int | None):
+            pager = self.client.subscription.list(self.rg, self.service, filter=odata_filter, top=page_size,
+                                                  skip=skip)
+            pages = pager.by_page()
+            try:
+                page = next(pages)
+            except StopIteration:
+                return [], None
+            items = [to_subscription(c) for c in page]
+            return items, pages.continuation_token
+
+        first, next_link = self._call(what, fetch, None, action=action)
+        seen = {s.name for s in first}
+        yield first
+        if not next_link:
+            return
+        if "$skip=" not in next_link.lower() or concurrency <= 1:
+            yield from self._walk_next_links(next_link, seen, what, action)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="apim-page") as pool:
+            next_skip = len(first)
+            window = []
+            done = False
+            while not done or window:
+                while not done and len(window) < concurrency:
+                    window.append(pool.submit(self._call, what, fetch, next_skip, action=action))
+                    next_skip += page_size
+                future = window.pop(0)
+                items, _ = future.result()
+                fresh = [s for s in items if s.name not in seen]
+                seen.update(s.name for s in fresh)
+                if len(items) < page_size:
+                    done = True
+                    for f in window:
+                        f.cancel()
+                    window = [f for f in window if not f.cancelled()]
+                    for f in window:  # already running: drain, they hold only later (empty) pages
+                        more, _ = f.result()
+                        extra = [s for s in more if s.name not in seen]
+                        seen.update(s.name for s in extra)
+                        fresh.extend(extra)
+                    window = []
+                if fresh:
+                    yield fresh
+
+    def _walk_next_links(self, next_link: str, seen: set[str], what: str, action: str
+                         ) -> Iterator[list[Subscription]]:
+        pager = self.client.subscription.list(self.rg, self.service)
+        pages = pager.by_page(continuation_token=next_link)
         while True:
             try:
                 page = next(pages)
@@ -236,8 +294,11 @@ class AzureApimBackend:
             except StopIteration:
                 return
             except Exception as exc:  # noqa: BLE001
-                raise map_exception(exc, what=what, action=f"{_RBAC}/subscriptions/read") from None
-            yield items
+                raise map_exception(exc, what=what, action=action) from None
+            fresh = [s for s in items if s.name not in seen]
+            seen.update(s.name for s in fresh)
+            if fresh:
+                yield fresh
 
     def get_subscription(self, sid: str) -> Subscription:
         obj, etag = self._call(f"read subscription '{sid}'", self.client.subscription.get, self.rg,

@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.output is None:
         args.output = "table" if sys.stdout.isatty() else "json"
+    if args.debug:
+        from aiconsole.cli.debuglog import enable_debug_log
+
+        enable_debug_log()
     from aiconsole.cli.context import run_command
 
     return run_command(parser, args)
