@@ -27,6 +27,11 @@ def state_dir() -> Path:
     return _base("XDG_STATE_HOME", ".local/state") / APP
 
 
+def data_dir() -> Path:
+    """``$XDG_DATA_HOME/aiconsole``: the encrypted secrets file lives here, not with the config."""
+    return _base("XDG_DATA_HOME", ".local/share") / APP
+
+
 def cache_dir() -> Path:
     return _base("XDG_CACHE_HOME", ".cache") / APP
 
