@@ -1,0 +1,3 @@
+"""Policies at service, product, API and operation scope (filled in below)."""
+
+ROUTES: list = []
