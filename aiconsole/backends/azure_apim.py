@@ -321,6 +321,8 @@ class AzureApimBackend:
         return sub
 
     def update_subscription(self, sid: str, *, etag: str, **fields: Any) -> Subscription:
+        if not etag:
+            raise ValueError("update_subscription needs the ETag of a fresh read (If-Match)")
         params = m.SubscriptionUpdateParameters(**fields)
         obj, new_etag = self._call(f"update subscription '{sid}'", self.client.subscription.update, self.rg,
                                    self.service, sid, if_match=etag, parameters=params, cls=_etag_cls,
