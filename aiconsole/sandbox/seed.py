@@ -325,7 +325,8 @@ def build_state(
 
 
 # --------------------------------------------------------------------------- policies
-# Stored in the canonical format=xml form (expressions XML-escaped), as APIM returns them.
+# Stored in the canonical format=xml form (expressions XML-escaped), as APIM's serializer writes
+# them: in element text only & < > are escaped, in attribute values quotes are escaped as well.
 
 _GLOBAL_POLICY = """<!--
     Global policy: token metrics for every AI API (Application Insights, namespace "API Management").
@@ -438,7 +439,7 @@ _API_POLICIES = {
         <set-backend-service backend-id="openai-backend" />
         <azure-openai-token-limit counter-key="@(context.Subscription.Id)" tokens-per-minute="50000" estimate-prompt-tokens="true" remaining-tokens-header-name="x-ratelimit-remaining-tokens" tokens-consumed-header-name="x-tokens-consumed" />
         <set-header name="x-caller-agent" exists-action="override">
-            <value>@(context.Request.Headers.GetValueOrDefault(&quot;User-Agent&quot;, &quot;unknown&quot;))</value>
+            <value>@(context.Request.Headers.GetValueOrDefault("User-Agent", "unknown").Length &gt; 0 ? "known" : "unknown")</value>
         </set-header>
     </inbound>
     <backend>
