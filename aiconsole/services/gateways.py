@@ -95,6 +95,10 @@ def parse_expiry(text: str | None, now: datetime) -> datetime:
     return expiry
 
 
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def _fmt(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
@@ -387,15 +391,13 @@ class GatewayService:
         """Mint a token from ``slot``; validated before anything is asked or written."""
         slot = parse_slot(slot)
         now = self.clock()
-        expires = expiry if isinstance(expiry, datetime) else parse_expiry(expiry, now)
-        if isinstance(expiry, datetime):
-            expires = parse_expiry(expiry.isoformat(), now)
+        expires = parse_expiry(expiry.isoformat() if isinstance(expiry, datetime) else expiry, now)
         self.get(gid)
         with self.ctx.write("gateways.token", gid, reason=reason, confirm_name=confirm_name,
-                            before={"slot": slot, "expires": expires}) as rec:
+                            before={"slot": slot, "expires": _iso(expires)}) as rec:
             value = self.backend.generate_gateway_token(gid, slot, expires)
             token = MintedToken(gateway=gid, slot=slot, value=SecretStr(value), minted=now, expires=expires)
-            rec.after = {"slot": slot, "expires": expires, "fingerprint": token.fingerprint}
+            rec.after = {"slot": slot, "expires": _iso(expires), "fingerprint": token.fingerprint}
             self.ledger.record_token(instance=self.instance, gateway=gid, slot=slot, minted=now, expires=expires,
                                      fingerprint=token.fingerprint)
         return token

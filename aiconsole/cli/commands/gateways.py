@@ -185,7 +185,7 @@ def run_token(ctx) -> int:
     service = _service(ctx)
     expires = parse_expiry(a.expiry, utcnow())  # bad input fails before any question
     service.get(a.gateway)
-    question = f"Mint a token for gateway {a.gateway} from its {a.slot} key, valid until {expires:%Y-%m-%d %H:%M} UTC"
+    question = f"mint a token for gateway {a.gateway} from its {a.slot} key, valid until {expires:%Y-%m-%d %H:%M} UTC"
     ctx.services.confirm_hook = lambda _record: ctx.confirm(question, yes=a.yes)
     token = service.mint(a.gateway, a.slot, expires, reason=a.reason, confirm_name=ctx.confirm_name)
     _emit_token(ctx, _token_output(ctx, token))
@@ -194,13 +194,12 @@ def run_token(ctx) -> int:
 
 def regeneration_question(gateway: str, slot: str, known) -> str:
     """The confirmation names the consequence and every token the console knows it kills."""
-    text = (f"Regenerate the {slot} key of gateway {gateway}: this invalidates EVERY token minted from "
-            f"the {slot} key, at once")
+    text = f"regenerate the {slot} key of gateway {gateway}, which invalidates EVERY token minted from it at once"
     if known:
-        listed = "; ".join(f"{r.fingerprint} (minted {r.minted:%Y-%m-%d}, expires {r.expires:%Y-%m-%d})" for r in known)
-        text += f". Tokens this console minted from it: {listed}"
+        listed = "; ".join(f"{r.fingerprint} minted {r.minted:%Y-%m-%d}, expires {r.expires:%Y-%m-%d}" for r in known)
+        text += f" (tokens this console minted from it: {listed})"
     else:
-        text += ". This console knows no live token from that slot (tokens minted elsewhere die too)"
+        text += " (this console knows no live token from it; tokens minted elsewhere die too)"
     return text
 
 
@@ -273,7 +272,7 @@ def run_rotate(ctx) -> int:
                              "Nothing was minted.")
         expires = parse_expiry(a.expiry, utcnow())
         old, new = rotation.plan(a.from_slot)
-        question = (f"Mint a token for gateway {a.gateway} from its {new} key (the nodes use {old} now), "
+        question = (f"mint a token for gateway {a.gateway} from its {new} key (the nodes use {old} now), "
                     f"valid until {expires:%Y-%m-%d %H:%M} UTC")
         ctx.services.confirm_hook = lambda _record: ctx.confirm(question, yes=a.yes)
         token = rotation.mint(from_slot=a.from_slot, expiry=a.expiry, reason=a.reason,
