@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from aiconsole.audit.journal import AuditJournal
 from aiconsole.backends.port import ManagementPort
 from aiconsole.domain.errors import AiconsoleError, ReadOnlyError, RefusedError
+from aiconsole.services.clock import clock_for, utc_now
 
 
 @dataclass
@@ -42,9 +44,12 @@ class ServiceContext:
     principal: str | None = None
     #: called with the record before a write; may raise RefusedError (e.g. production confirm)
     confirm_hook: Callable[[WriteRecord], None] | None = None
+    #: the gateway's "now" (the sandbox's clock can be moved); see services.clock
+    now: Callable[[], datetime] = field(default_factory=lambda: utc_now)
 
     @classmethod
     def from_connection(cls, connection, backend: ManagementPort | None = None, **kw) -> "ServiceContext":
+        kw.setdefault("now", clock_for(connection))
         return cls(
             backend=backend if backend is not None else connection.backend(),
             profile=connection.profile,
