@@ -1,15 +1,13 @@
-"""The time the services reason with: the server's, when the server says it differs.
+"""The time the services reason with: the gateway's.
 
 Overrides expire at an instant the *gateway* evaluates, so "is this override active?" must be
-asked on the gateway's clock. For Azure that is UTC; the sandbox's clock can be moved by tests
-and demos (``/_sandbox/clock``), so for sandbox connections we read its offset (cached for a
-few seconds; loopback is cheap) and apply it.
+asked on the gateway's clock. For Azure that is UTC. The sandbox's clock can be moved by tests
+and demos (``/_sandbox/clock``), so for sandbox connections each reading asks the sandbox
+(one loopback GET; the services read the time once per operation, not per row).
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
@@ -21,38 +19,21 @@ def utc_now() -> datetime:
 
 
 class SandboxClock:
-    """``now()`` on the sandbox's clock; falls back to local UTC if the sandbox cannot say."""
+    """``now()`` on the sandbox's clock; local UTC if the sandbox cannot say."""
 
-    def __init__(self, management_url: str, *, ttl: float = 5.0) -> None:
+    def __init__(self, management_url: str) -> None:
         self.url = management_url.rstrip("/") + "/_sandbox/clock"
-        self.ttl = ttl
-        self._offset = 0.0
-        self._fetched = float("-inf")
-        self._lock = threading.Lock()
 
-    def _refresh(self) -> None:
+    def __call__(self) -> datetime:
         import httpx
 
         try:
             data = httpx.get(self.url, timeout=2.0).json()
-            self._offset = float(data.get("offset_seconds", 0.0))
-            self._frozen_epoch = float(data["epoch"]) if data.get("frozen") else None
+            if data.get("frozen"):
+                return datetime.fromtimestamp(float(data["epoch"]), timezone.utc)
+            return utc_now() + timedelta(seconds=float(data.get("offset_seconds", 0.0)))
         except Exception:  # noqa: BLE001 - a clock we cannot read is local UTC
-            self._offset, self._frozen_epoch = 0.0, None
-        self._fetched = time.monotonic()
-
-    def __call__(self) -> datetime:
-        with self._lock:
-            if time.monotonic() - self._fetched > self.ttl:
-                self._refresh()
-            frozen = getattr(self, "_frozen_epoch", None)
-        if frozen is not None:
-            return datetime.fromtimestamp(frozen, timezone.utc)
-        return utc_now() + timedelta(seconds=self._offset)
-
-    def invalidate(self) -> None:
-        with self._lock:
-            self._fetched = float("-inf")
+            return utc_now()
 
 
 def clock_for(connection) -> Clock:
