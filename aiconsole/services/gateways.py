@@ -364,6 +364,22 @@ class GatewayService:
                 st.problems.append(exc.message)
         return st
 
+    def refresh_live(self, status: GatewayStatus, targets: GatewayTargets | None) -> GatewayStatus:
+        """A copy of ``status`` with nodes and metrics probed again; ARM and the ledger are not read."""
+        from dataclasses import replace
+
+        fresh = replace(status, problems=[p for p in status.problems if "metrics" not in p.lower()])
+        if targets is None:
+            return fresh
+        if targets.nodes:
+            fresh.nodes = probe_nodes(targets.nodes)
+        if targets.metrics_url:
+            try:
+                fresh.metrics = self.rates.update(status.name, scrape(targets.metrics_url, gateway=status.name))
+            except AiconsoleError as exc:
+                fresh.problems.append(exc.message)
+        return fresh
+
     def overview(self, targets: dict[str, GatewayTargets] | None = None, *, verify: bool = True,
                  probe: bool = True, only: str | None = None) -> list[GatewayStatus]:
         """Every gateway of the instance, sorted by soonest token expiry (dead tokens first)."""
