@@ -168,10 +168,10 @@ class WriteBudget:
                 now = self.clock()
                 self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
                 self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
+                if self.tokens >= 1 - 1e-9:
+                    self.tokens = max(0.0, self.tokens - 1)
                     return
-                wait_for = (1 - self.tokens) / self.rate
+                wait_for = max((1 - self.tokens) / self.rate, 1e-3)
             self.sleep(wait_for)
 
 
