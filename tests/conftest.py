@@ -39,3 +39,23 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("TEXTUAL_ANIMATIONS", "none")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     yield home
+
+
+@pytest.fixture
+def _snapshots_at_project_root(monkeypatch):
+    """SVG baselines live in ``snapshots/<test module>/`` at the project root (DESIGN.md §6),
+    not in ``__snapshots__`` beside each test file."""
+    import pytest_textual_snapshot as plugin
+
+    class ProjectSVGExtension(plugin.SVGImageExtension):
+        @classmethod
+        def dirname(cls, *, test_location) -> str:
+            return str(SNAPSHOTS / Path(test_location.filepath).stem)
+
+    monkeypatch.setattr(plugin, "SVGImageExtension", ProjectSVGExtension)
+
+
+@pytest.fixture
+def snap_compare(_snapshots_at_project_root, snap_compare):
+    """pytest-textual-snapshot's ``snap_compare``, storing its baselines under ``snapshots/``."""
+    return snap_compare
