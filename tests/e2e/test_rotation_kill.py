@@ -1,0 +1,80 @@
+"""Two-slot rotation killed with SIGKILL at every step, then run again: it resumes from the
+recorded step and never regenerates a slot twice (checked on the server's keys, not only in
+our own records). The process stops itself right after persisting the step, via a test hook,
+so no test sleeps to time a kill."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from aiconsole.cli.main import main
+from aiconsole.domain.secrets import fingerprint
+from aiconsole.services.rotation import RotationStore
+from tests.sandbox_fixture import sdk_client, start_sandbox
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    info, stop = start_sandbox(seed=6, subscriptions=20)
+    yield info
+    stop()
+
+
+def run(capsys, sandbox, *args):
+    capsys.readouterr()
+    code = main(["--sandbox", sandbox["management_url"], "-o", "json", *args])
+    out = capsys.readouterr()
+    return code, (json.loads(out.out) if out.out.strip() else None), out.err
+
+
+def create(capsys, sandbox, sid):
+    code, _, err = run(capsys, sandbox, "subs", "create", "--display-name", sid, "--api", "azure-openai",
+                       "--state", "active", "--id", sid, "--yes")
+    assert code == 0, err
+
+
+def fps(sandbox, sid):
+    k = sdk_client(sandbox).subscription.list_secrets(sandbox["resource_group"], sandbox["service_name"], sid)
+    return {"primary": fingerprint(k.primary_key), "secondary": fingerprint(k.secondary_key)}
+
+
+def journal(sid):
+    from aiconsole.audit.journal import AuditJournal
+
+    return [e for e in AuditJournal().entries() if e["target"] == f"subscription:{sid}"]
+
+
+CHECKPOINTS = ["planned", "regenerating_new", "after_regenerate_new", "new_regenerated", "waiting",
+               "regenerating_old", "after_regenerate_old", "done"]
+
+
+@pytest.mark.parametrize("point", CHECKPOINTS)
+def test_kill_9_at_each_step_then_resume_never_regenerates_twice(capsys, sandbox, point):
+    sid = f"kill-{point.replace('_', '-')}"
+    create(capsys, sandbox, sid)
+    start = fps(sandbox, sid)
+    argv = [sys.executable, "-m", "aiconsole", "--sandbox", sandbox["management_url"], "-o", "json",
+            "keys", "rotate", sid, "--two-slot", "--in-use", "primary", "--yes"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "AICONSOLE_TEST_KILL_AT": point})
+    assert proc.returncode == -9, proc.stderr
+    at_kill = fps(sandbox, sid)
+    recorded = RotationStore().load(sid)
+    assert recorded is not None and recorded.step == point.replace("after_regenerate_", "regenerating_")
+
+    code, out, err = run(capsys, sandbox, "keys", "rotate", sid, "--two-slot", "--yes")
+    assert code == 0, err
+    assert out["status"] == "done" and out["resumed"] is True
+    end = fps(sandbox, sid)
+    for slot in ("primary", "secondary"):
+        assert end[slot] != start[slot], f"{slot} was never regenerated"
+        if at_kill[slot] != start[slot]:
+            assert end[slot] == at_kill[slot], f"{slot} was regenerated twice"
+    assert RotationStore().load(sid) is None  # finished rotations are archived
+    done = [e for e in journal(sid) if e["action"] in ("keys.rotate", "keys.rotate.detected") and e["result"] == "ok"]
+    assert len(done) == 2
