@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from aiconsole.policy.xmltext import escape
 
 LIMIT_NAMES = ["llm-token-limit", "azure-openai-token-limit", "rate-limit-by-key", "quota-by-key"]
+TOKEN_LIMIT_NAMES = LIMIT_NAMES[:2]
 
 # C# pieces with brackets, quotes and operators in awkward places
 EXPR_PIECES = [
@@ -65,8 +66,8 @@ def _attr_value(value: str, quote: str, form: str) -> str:
 
 
 @st.composite
-def limit_elements(draw, form: str, indent: str, newline: str, unit: str) -> tuple[str, GenLimit]:
-    policy = draw(st.sampled_from(LIMIT_NAMES))
+def limit_elements(draw, form: str, indent: str, newline: str, unit: str, names: list[str] = LIMIT_NAMES) -> tuple[str, GenLimit]:
+    policy = draw(st.sampled_from(names))
     counter = draw(st.one_of(expressions(), st.sampled_from(["static-key", "@(context.Subscription.Id)"])))
     attrs: list[tuple[str, str]] = [("counter-key", counter)]
     if policy in ("llm-token-limit", "azure-openai-token-limit"):
@@ -127,7 +128,7 @@ def others(draw, form: str, indent: str, newline: str, unit: str) -> str:
 @st.composite
 def children(draw, form: str, indent: str, newline: str, unit: str, depth: int, limits: list[GenLimit]) -> str:
     out: list[str] = []
-    for _ in range(draw(st.integers(0, 3))):
+    for _ in range(draw(st.integers(0, 3 if depth == 0 else 2))):
         choice = draw(st.sampled_from(["limit", "limit", "other", "choose"] if depth < 2 else ["limit", "other"]))
         if choice == "limit":
             text, lim = draw(limit_elements(form, indent, newline, unit))
@@ -152,7 +153,9 @@ def children(draw, form: str, indent: str, newline: str, unit: str, depth: int, 
 
 
 @st.composite
-def policy_documents(draw, forms: tuple[str, ...] = ("xml", "rawxml")) -> GenDoc:
+def policy_documents(draw, forms: tuple[str, ...] = ("xml", "rawxml"), ensure_token_limit: bool = False) -> GenDoc:
+    """A whole document; ``ensure_token_limit`` puts one token limit first in ``inbound``
+    (after any ``<base />``) so that override properties never run on an empty case."""
     form = draw(st.sampled_from(forms))
     newline = draw(st.sampled_from(["\n", "\r\n"]))
     unit = draw(st.sampled_from(["  ", "    ", "\t"]))
@@ -163,7 +166,13 @@ def policy_documents(draw, forms: tuple[str, ...] = ("xml", "rawxml")) -> GenDoc
         if name != "inbound" and not draw(st.booleans()):
             continue
         base = newline + unit + unit + "<base />" if draw(st.booleans()) else ""
-        body = draw(children(form, unit + unit, newline, unit, 0, limits)) if name == "inbound" else ""
+        body = ""
+        if name == "inbound":
+            if ensure_token_limit:
+                first, lim = draw(limit_elements(form, unit + unit, newline, unit, TOKEN_LIMIT_NAMES))
+                limits.append(lim)
+                body = newline + unit + unit + first
+            body += draw(children(form, unit + unit, newline, unit, 0, limits))
         sections.append(f"{newline}{unit}<{name}>{base}{body}{newline}{unit}</{name}>")
     tail = draw(st.sampled_from(["", newline]))
     text = f"{head}<policies>{''.join(sections)}{newline}</policies>{tail}"

@@ -25,11 +25,15 @@ from aiconsole.policy import (
 from aiconsole.policy.xmltext import unescape
 from tests.unit.policy.strategies import GARBAGE, policy_documents
 
-COMMON = dict(deadline=2000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+# Generating documents is the slow part (not the code under test), hence the modest counts.
+# No per-example deadline for generated documents (a loaded CI machine would make it flaky);
+# the malformed-input targets keep one, generous, so a hang still fails instead of stalling.
+COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+MALFORMED = dict(COMMON, deadline=5000)
 UNTIL = datetime(2026, 11, 24, 14, 0, tzinfo=timezone.utc)
 
 
-@settings(max_examples=150, **COMMON)
+@settings(max_examples=100, **COMMON)
 @given(policy_documents())
 def test_generated_documents_round_trip_and_limits_are_found(gen):
     doc = parse(gen.text)
@@ -45,12 +49,11 @@ def test_generated_documents_round_trip_and_limits_are_found(gen):
         assert lim.section == "inbound"
 
 
-@settings(max_examples=100, **COMMON)
-@given(policy_documents(), st.data())
+@settings(max_examples=60, **COMMON)
+@given(policy_documents(ensure_token_limit=True), st.data())
 def test_setting_an_attribute_changes_only_its_value(gen, data):
     limits = find_limits(gen.text, form=gen.form)
-    if not limits:
-        return
+    assert limits
     lim = data.draw(st.sampled_from(limits))
     attr = data.draw(st.sampled_from(lim.attributes))
     value = data.draw(st.sampled_from(["42", "@(context.Product.Id)", 'a "quoted" <v> & more', "Daily"]))
@@ -67,12 +70,11 @@ def test_setting_an_attribute_changes_only_its_value(gen, data):
         ET.fromstring(new.encode("utf-8"))
 
 
-@settings(max_examples=100, **COMMON)
-@given(policy_documents(), st.data())
+@settings(max_examples=60, **COMMON)
+@given(policy_documents(ensure_token_limit=True), st.data())
 def test_override_add_remove_is_exact_and_keeps_line_endings(gen, data):
     limits = [lim for lim in find_limits(gen.text, form=gen.form) if lim.is_token_limit]
-    if not limits:
-        return
+    assert limits
     lim = data.draw(st.sampled_from(limits))
     subject = data.draw(st.sampled_from(["sub-1", "a.b_c~d", "0123456789abcdef"]))
     kind = data.draw(st.sampled_from(["subscription", "product"]))
@@ -109,20 +111,20 @@ def _check_error(text: str) -> None:
     validate_document(doc)
 
 
-@settings(max_examples=200, **COMMON)
+@settings(max_examples=80, **MALFORMED)
 @given(policy_documents(), st.data())
 def test_truncated_documents_fail_cleanly(gen, data):
     cut = data.draw(st.integers(0, max(0, len(gen.text) - 1)))
     _check_error(gen.text[:cut])
 
 
-@settings(max_examples=300, **COMMON)
+@settings(max_examples=300, **MALFORMED)
 @given(GARBAGE)
 def test_garbage_never_crashes_or_hangs(text):
     _check_error(text)
 
 
-@settings(max_examples=100, **COMMON)
+@settings(max_examples=60, **MALFORMED)
 @given(policy_documents(), st.data())
 def test_spliced_garbage_fails_cleanly(gen, data):
     at = data.draw(st.integers(0, len(gen.text)))
