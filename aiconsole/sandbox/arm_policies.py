@@ -106,8 +106,10 @@ def to_canonical(value: Any, fmt: Any) -> str:
                 "code": "ValidationError",
                 "target": "representation",
                 "message": problem.sentence(),
-                "line": problem.line,
-                "column": problem.column,
+                "additionalInfo": [{
+                    "type": "PolicyDocumentLocation",
+                    "info": {"line": problem.line, "column": problem.column, "element": problem.element},
+                }],
             }],
         )
     return xml
