@@ -141,16 +141,21 @@ class GatewayRotation:
     def wait_healthy(self, nodes: list[str], *, attempts: int = 60, interval: float = 2.0,
                      wait: Callable[[float], None] | None = None,
                      on_probe: Callable[[list[NodeHealth]], None] | None = None) -> WaitResult:
-        """Step 2: bounded polling until every node reports healthy (no nodes: trivially true)."""
+        """Step 2: bounded polling until every node reports healthy (no nodes: trivially true).
+
+        A node that says which key slot its token comes from must also be on the new slot: a
+        healthy node still running the old token would die at the regeneration.
+        """
         import time
 
         wait = wait or time.sleep
+        want = self.state.new_slot if self.state is not None else None
         results: list[NodeHealth] = []
         for attempt in range(1, max(1, attempts) + 1):
             results = probe_nodes(nodes) if nodes else []
             if on_probe is not None:
                 on_probe(results)
-            if all(n.healthy for n in results):
+            if all(node_ready(n, want) for n in results):
                 return WaitResult(True, results, attempt)
             if attempt < attempts:
                 wait(interval)
@@ -189,8 +194,16 @@ class GatewayRotation:
         return result, after
 
 
+def node_ready(node: NodeHealth, new_slot: str | None) -> bool:
+    """Healthy, and not known to run a token from another slot than the new one."""
+    return node.healthy and (new_slot is None or node.token_slot in (None, new_slot))
+
+
 def unhealthy_error(nodes: list[NodeHealth], old_slot: str) -> ConnectionFailedError:
-    bad = ", ".join(f"{n.url} ({n.status})" for n in nodes if not n.healthy)
+    new_slot = other_slot(old_slot)
+    bad = ", ".join(
+        f"{n.url} ({n.status if not n.healthy else f'still runs a token from the {n.token_slot} key'})"
+        for n in nodes if not node_ready(n, new_slot))
     return ConnectionFailedError(
-        f"Not every node reports healthy: {bad}; the {old_slot} key was NOT regenerated.",
+        f"Not every node is ready (healthy, on the {new_slot} key): {bad}; the {old_slot} key was NOT regenerated.",
         "Deploy the new token to those nodes (or fix them), then run the rotation again with --deployed.")

@@ -35,6 +35,9 @@ class NodeHealth:
     latency_ms: float | None = None
     http_status: int | None = None
     detail: str = ""
+    #: the key slot / expiry of the node's token, when the node says (APIM's own nodes do not)
+    token_slot: str | None = None
+    token_expires: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """One element of ``nodes`` in ``gateways list``: a contract for scripts."""
@@ -44,6 +47,8 @@ class NodeHealth:
             "status": self.status,
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 1),
             "detail": self.detail or None,
+            "token_slot": self.token_slot,
+            "token_expires": self.token_expires,
         }
 
 
@@ -58,6 +63,21 @@ def _status_from_body(response) -> str | None:
         if isinstance(value, str):
             return sanitize(value.lower(), max_length=40)
     return None
+
+
+def _token_from_body(response) -> tuple[str | None, str | None]:
+    """(slot, expiry) of the node's token when its status body reports them."""
+    try:
+        body = response.json()
+    except Exception:  # noqa: BLE001
+        return None, None
+    if not isinstance(body, dict):
+        return None, None
+    slot = body.get("tokenKeyType")
+    expires = body.get("tokenExpires")
+    slot = slot.lower() if isinstance(slot, str) and slot.lower() in ("primary", "secondary") else None
+    expires = sanitize(expires, max_length=40) if isinstance(expires, str) else None
+    return slot, expires
 
 
 def _reason_from_body(response) -> str:
@@ -95,8 +115,9 @@ def probe_node(url: str, *, timeout: float = DEFAULT_TIMEOUT, client=None) -> No
     healthy = response.status_code == 200 and said in (None, "healthy", "ok")
     status = "healthy" if healthy else (said if said and said != "healthy" else "degraded")
     detail = "" if healthy else (_reason_from_body(response) or f"HTTP {response.status_code}")
+    slot, expires = _token_from_body(response)
     return NodeHealth(url=base, healthy=healthy, status=status, latency_ms=latency,
-                      http_status=response.status_code, detail=detail)
+                      http_status=response.status_code, detail=detail, token_slot=slot, token_expires=expires)
 
 
 def probe_nodes(urls: list[str], *, timeout: float = DEFAULT_TIMEOUT) -> list[NodeHealth]:
@@ -139,13 +160,23 @@ class MetricsRates:
         }
 
 
-_REQUEST_NAMES = ("requests", "request")
-_STATUS_LABELS = ("status", "code", "status_code", "response_code", "gatewayresponsecode", "http_status")
+#: request counters, best first; a collector exports one of them (the sandbox the first)
+_PREFERRED = ("azure_apim_requests", "apim_requests", "gateway_requests", "http_requests", "requests")
+_NOT_REQUESTS = ("token", "throttled", "slot", "limit")
+_STATUS_LABELS = ("gateway_response_code", "status", "code", "status_code", "response_code",
+                  "gatewayresponsecode", "http_status")
 
 
-def _is_request_counter(name: str) -> bool:
-    base = name.lower().removesuffix("_total")
-    return any(base.endswith(n) for n in _REQUEST_NAMES) and "token" not in base
+def _request_family(names: list[str]) -> str | None:
+    """The one counter family to count requests from (never two: they would double count)."""
+    bases = {n.lower().removesuffix("_total"): n for n in names}
+    for preferred in _PREFERRED:
+        if preferred in bases:
+            return bases[preferred]
+    for base, name in bases.items():
+        if base.endswith("requests") and not any(word in base for word in _NOT_REQUESTS):
+            return name
+    return None
 
 
 def _is_error(labels: dict[str, str]) -> bool:
@@ -164,13 +195,13 @@ def parse_metrics(text: str, gateway: str | None = None) -> tuple[float, float]:
     from prometheus_client.parser import text_string_to_metric_families
 
     requests = errors = 0.0
-    for family in text_string_to_metric_families(text):
-        if family.type not in ("counter", "unknown"):
+    families = [f for f in text_string_to_metric_families(text) if f.type in ("counter", "unknown")]
+    chosen = _request_family([f.name for f in families])
+    for family in families:
+        if family.name != chosen:
             continue
         for sample in family.samples:
-            if sample.name.endswith(("_created", "_bucket", "_sum", "_count")) and not sample.name.endswith("_total"):
-                continue
-            if not _is_request_counter(sample.name):
+            if sample.name.endswith("_created"):
                 continue
             gw_label = sample.labels.get("gateway") or sample.labels.get("gateway_id")
             if gateway and gw_label and gw_label != gateway:
