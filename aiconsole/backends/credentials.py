@@ -354,22 +354,25 @@ def management_scope(connection) -> str:
     return connection.management_url.rstrip("/") + "/.default"
 
 
-def build_credential(connection, *, device_code_prompt: DeviceCodePrompt | None = None, secret_prompt=None):
+def build_credential(connection, *, device_code_prompt: DeviceCodePrompt | None = None, secret_prompt=None,
+                     **identity_options: Any):
     """A TokenCredential for ``connection`` according to its sign-in mode.
 
     ``device_code_prompt(verification_uri, user_code, expires_on)`` is called when device-code
     sign-in needs the user (the TUI shows a modal; default: print to stderr).
     ``secret_prompt(text) -> str`` asks for the encrypted secrets file's passphrase when the
     service principal's secret is kept there (default: the terminal, or the environment).
-    Raises AuthError for an unknown mode or a missing secret; sign-in failures surface as
-    AuthError when the first token is requested.
+    ``identity_options`` go to the azure-identity constructor unchanged (e.g. ``transport`` or
+    proxy settings). Raises AuthError for an unknown mode or a missing secret; sign-in failures
+    surface as AuthError when the first token is requested.
     """
     if connection.kind == "sandbox":
         return SandboxCredential()
     mode = connection.auth or "default"
     tenant = connection.tenant_id
     persistence, _ = cache_persistence()
-    cache_kw = {"cache_persistence_options": persistence} if persistence is not None else {}
+    cache_kw: dict[str, Any] = {"cache_persistence_options": persistence} if persistence is not None else {}
+    cache_kw.update(identity_options)
     try:
         import azure.identity as identity
 
@@ -406,9 +409,11 @@ def build_credential(connection, *, device_code_prompt: DeviceCodePrompt | None 
             return FriendlyCredential(inner, mode, tenant_id=tenant)
         if mode == "managed-identity":
             kw = {"client_id": connection.client_id} if connection.client_id else {}
+            kw.update(identity_options)
             return FriendlyCredential(identity.ManagedIdentityCredential(**kw), mode, tenant_id=tenant)
         if mode == "default":
             kw = {"managed_identity_client_id": connection.client_id} if connection.client_id else {}
+            kw.update(identity_options)
             if tenant:
                 kw["shared_cache_tenant_id"] = tenant
             return FriendlyCredential(identity.DefaultAzureCredential(**kw), mode, tenant_id=tenant)
