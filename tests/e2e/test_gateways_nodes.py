@@ -152,3 +152,26 @@ def test_rotation_refuses_to_regenerate_while_a_node_is_unreachable(capsys, mint
     # --deployed without a rotation in progress is a usage error, and mints nothing.
     code, _, err = cli(capsys, minting, "gateways", "rotate", "gw-seattle-edge", "--deployed", "--yes")
     assert code == 2 and "nothing can have been deployed" in err
+
+
+def test_nodes_and_metrics_come_from_a_self_hosted_profile(capsys, minting, node_factory):
+    node = node_factory(mint_primary(capsys, minting))
+
+    def run(*args: str) -> tuple[int, object, str]:
+        code = main(["-o", "json", *args])
+        out = capsys.readouterr()
+        return code, (json.loads(out.out) if out.out.strip() else None), out.err
+
+    assert run("profile", "add", "lab", "--sandbox", node["management_url"])[0] == 0
+    code, _, err = run("profile", "add", "fra", "--self-hosted", "--of", "lab", "--gateway", GW,
+                       "--node", node["gateway_url"], "--metrics", node["metrics_url"], "--use")
+    assert code == 0, err
+    # The self-hosted profile: its gateway's nodes are probed without any --node flag.
+    code, rows, err = run("gateways", "list")
+    assert code == 0, err
+    row = next(r for r in rows if r["name"] == GW)
+    assert row["nodes"][0]["url"] == node["gateway_url"] and row["nodes"][0]["healthy"] is True
+    assert row["metrics"] is not None and row["metrics"]["requests_total"] >= 0
+    # The parent profile knows its self-hosted children's nodes too.
+    code, rows, err = run("--profile", "lab", "gateways", "list")
+    assert next(r for r in rows if r["name"] == GW)["nodes"][0]["healthy"] is True

@@ -278,3 +278,30 @@ def test_rotation_refuses_to_regenerate_when_new_token_died(world):
         rotation.finish()
     assert "NOT regenerated" in info.value.message
     assert backend.keys["gw-a"] == before
+
+
+def test_waiting_for_nodes_is_bounded_and_checks_the_slot_they_report(world, monkeypatch):
+    from aiconsole.services import gateway_rotation
+    from aiconsole.telemetry.node_health import NodeHealth
+
+    _, service, *_ = world
+    service.mint("gw-a", "primary")
+    rotation = GatewayRotation(service, "gw-a")
+    rotation.mint()
+    answers = {"slot": "primary", "healthy": True}
+
+    def probe(urls, **_):
+        return [NodeHealth(url=u, healthy=answers["healthy"], status="healthy", token_slot=answers["slot"]) for u in urls]
+
+    monkeypatch.setattr(gateway_rotation, "probe_nodes", probe)
+    waits: list[float] = []
+    result = rotation.wait_healthy(["http://127.0.0.1:1"], attempts=3, interval=5, wait=waits.append)
+    assert not result.healthy and result.attempts == 3 and waits == [5, 5]  # still on the old key
+    error = gateway_rotation.unhealthy_error(result.nodes, "primary")
+    assert "still runs a token from the primary key" in error.message and "NOT regenerated" in error.message
+    answers["slot"] = "secondary"
+    assert rotation.wait_healthy(["http://127.0.0.1:1"], attempts=3, wait=waits.append).healthy
+    answers["slot"] = None  # a node that does not say (APIM's own): healthy is all we can check
+    assert rotation.wait_healthy(["http://127.0.0.1:1"], attempts=1).healthy
+    answers["healthy"] = False
+    assert not rotation.wait_healthy(["http://127.0.0.1:1"], attempts=1).healthy
