@@ -80,9 +80,10 @@ class Attribute:
 
 @dataclass(frozen=True, slots=True)
 class Text:
-    """Character data between markup (may hold ``@(...)``/``@{...}`` expressions)."""
+    """Character data between markup; ``expressions`` are the ``@(...)``/``@{...}`` in it."""
 
     span: Span
+    expressions: tuple[Span, ...] = field(default=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,14 @@ def _logical(text: str, i: int) -> tuple[str, int]:
 # --- expressions ----------------------------------------------------------------------------
 
 
+class _Unbalanced(Exception):
+    """Raised inside the bracket matcher; ``pos`` is how far it got (for the work budget)."""
+
+    def __init__(self, pos: int) -> None:
+        super().__init__(pos)
+        self.pos = pos
+
+
 def skip_expression(text: str, start: int) -> int | None:
     """Index just after the policy expression that starts at ``start``, or None.
 
@@ -180,14 +189,21 @@ def skip_expression(text: str, start: int) -> int | None:
     None means the expression is not balanced (a damaged document); the caller falls back to
     a heuristic instead of failing.
     """
+    try:
+        return _expression_end(text, start)
+    except _Unbalanced:
+        return None
+
+
+def _expression_end(text: str, start: int) -> int:
     n = len(text)
     if start + 1 >= n or text[start] != "@" or text[start + 1] not in "({":
-        return None
+        raise _Unbalanced(start)
     return _skip_code(text, start + 1, n)
 
 
-def _skip_code(text: str, i: int, n: int) -> int | None:
-    """Scan C# code from the opening bracket at ``i`` to its match; None if unbalanced."""
+def _skip_code(text: str, i: int, n: int) -> int:
+    """Scan C# code from the opening bracket at ``i`` to just after its match."""
     stack: list[str] = []
     while i < n:
         c, j = _logical(text, i)
@@ -196,19 +212,14 @@ def _skip_code(text: str, i: int, n: int) -> int | None:
             i = j
         elif c in ")}]":
             if not stack or stack.pop() != c:
-                return None
+                raise _Unbalanced(i)
             i = j
             if not stack:
                 return i
         elif c == '"':
-            end = _skip_string(text, j, n, verbatim=False, interpolated=False)
-            if end is None:
-                return None
-            i = end
+            i = _skip_string(text, j, n, verbatim=False, interpolated=False)
         elif c in "@$":
             i = _skip_prefixed(text, i, n)
-            if i < 0:
-                return None
         elif c == "'":
             i = _skip_char_literal(text, i, j, n)
         elif c == "/" and j < n:
@@ -219,17 +230,17 @@ def _skip_code(text: str, i: int, n: int) -> int | None:
             elif d == "*":
                 close = text.find("*/", k)
                 if close < 0:
-                    return None
+                    raise _Unbalanced(n)
                 i = close + 2
             else:
                 i = j
         else:
             i = j
-    return None
+    raise _Unbalanced(n)
 
 
 def _skip_prefixed(text: str, i: int, n: int) -> int:
-    """Handle ``@"..."``, ``$"..."``, ``$@"..."``, ``@$"..."`` or a lone ``@``/``$``; -1 if broken."""
+    """Handle ``@"..."``, ``$"..."``, ``$@"..."``, ``@$"..."`` or a lone ``@``/``$``."""
     verbatim = interpolated = False
     j = i
     for _ in range(2):
@@ -247,14 +258,13 @@ def _skip_prefixed(text: str, i: int, n: int) -> int:
     if j < n:
         c, k = _logical(text, j)
         if c == '"':
-            end = _skip_string(text, k, n, verbatim=verbatim, interpolated=interpolated)
-            return -1 if end is None else end
+            return _skip_string(text, k, n, verbatim=verbatim, interpolated=interpolated)
     # not a string prefix: step over one character only
     return _logical(text, i)[1]
 
 
-def _skip_string(text: str, i: int, n: int, *, verbatim: bool, interpolated: bool) -> int | None:
-    """Index after the closing quote of a string whose body starts at ``i``; None if unclosed.
+def _skip_string(text: str, i: int, n: int, *, verbatim: bool, interpolated: bool) -> int:
+    """Index after the closing quote of a string whose body starts at ``i``.
 
     A regular string cannot span lines in C#, so a newline ends the attempt early: that keeps
     a damaged document from swallowing everything after it.
@@ -268,22 +278,19 @@ def _skip_string(text: str, i: int, n: int, *, verbatim: bool, interpolated: boo
             return j
         if c == "\\" and not verbatim:
             if j >= n:
-                return None
+                raise _Unbalanced(n)
             i = _logical(text, j)[1]
             continue
         if c == "\n" and not verbatim:
-            return None
+            raise _Unbalanced(i)
         if interpolated and c == "{":
             if j < n and _logical(text, j)[0] == "{":
                 i = _logical(text, j)[1]
                 continue
-            end = _skip_code(text, i, n)
-            if end is None:
-                return None
-            i = end
+            i = _skip_code(text, i, n)
             continue
         i = j
-    return None
+    raise _Unbalanced(n)
 
 
 def _skip_char_literal(text: str, i: int, j: int, n: int) -> int:
@@ -315,30 +322,62 @@ def _skip_char_literal(text: str, i: int, j: int, n: int) -> int:
 _DTD_WORDS = ("<!DOCTYPE", "<!ENTITY", "<!ELEMENT", "<!ATTLIST", "<!NOTATION")
 
 
+class _Budget:
+    """Caps the work spent on expressions that turn out not to be ones.
+
+    A failed bracket match can read to the end of the text, and a document made of many
+    unbalanced ``@(`` would then cost quadratic time. Work on failed (or rejected) attempts
+    is charged here; once the allowance (several times the text's length, far more than
+    any real policy needs) is spent, further ``@(`` are read as plain characters, so the
+    scan stays linear and can never hang. Successful expressions are consumed, not charged.
+    """
+
+    def __init__(self, n: int) -> None:
+        self.left = 4 * n + 65_536
+
+    def expression(self, text: str, start: int) -> int | None:
+        if self.left <= 0:
+            return None
+        try:
+            return _expression_end(text, start)
+        except _Unbalanced as err:
+            self.charge(err.pos - start + 1)
+            return None
+
+    def charge(self, work: int) -> None:
+        self.left -= max(1, work)
+
+
 def scan(text: str) -> list[Token]:
     """Cut ``text`` into tokens that cover it exactly.
 
     Raises :class:`PolicySyntaxError` (with line and column) for an unterminated comment,
     CDATA section, processing instruction or tag, an attribute without a quoted value, a
     malformed end tag, or any DTD. Element balance is checked by
-    :func:`aiconsole.policy.tree.parse`, which builds on this.
+    :func:`aiconsole.policy.tree.parse`, which builds on this. Runs in linear time.
     """
     tokens: list[Token] = []
     n = len(text)
     i = 0
     text_start = 0
+    expressions: list[Span] = []
+    budget = _Budget(n)
 
     def flush(upto: int) -> None:
         if upto > text_start:
-            tokens.append(Text(Span(text_start, upto)))
+            tokens.append(Text(Span(text_start, upto), tuple(expressions)))
+        expressions.clear()
 
     while i < n:
         c = text[i]
         if c == "@" and i + 1 < n and text[i + 1] in "({":
-            end = skip_expression(text, i)
+            end = budget.expression(text, i)
             if end is not None and _ends_text_value(text, end):
+                expressions.append(Span(i, end))
                 i = end
                 continue
+            if end is not None:
+                budget.charge(end - i)
             i += 1
             continue
         if c != "<" or i + 1 >= n:
@@ -360,7 +399,7 @@ def scan(text: str) -> list[Token]:
             i = _scan_end_tag(text, i, tokens)
         elif _is_name_start(d):
             flush(i)
-            i = _scan_start_tag(text, i, tokens)
+            i = _scan_start_tag(text, i, tokens, budget)
         else:
             # '<' that cannot start markup ("a < b" in raw text): keep it as text
             i += 1
@@ -423,7 +462,7 @@ def _scan_end_tag(text: str, i: int, tokens: list[Token]) -> int:
     return m + 1
 
 
-def _scan_start_tag(text: str, i: int, tokens: list[Token]) -> int:
+def _scan_start_tag(text: str, i: int, tokens: list[Token], budget: _Budget) -> int:
     n = len(text)
     k = i + 1
     while k < n and _is_name_char(text[k]):
@@ -473,7 +512,7 @@ def _scan_start_tag(text: str, i: int, tokens: list[Token]) -> int:
             )
         quote = text[m]
         v_start = m + 1
-        v_end = _value_end(text, v_start, quote)
+        v_end = _value_end(text, v_start, quote, budget)
         if v_end < 0:
             raise PolicySyntaxError(
                 f"the value of attribute '{a_name}' of <{name}> is never closed with {quote}.", text=text, offset=m
@@ -496,7 +535,7 @@ _TAG_END = {q: re.compile(re.escape(q) + r"(?=\s*/?>)") for q in "\"'"}
 _NEXT_ATTR = {q: re.compile(re.escape(q) + r"(?=\s+[^\s=<>/\"']+\s*=\s*[\"'])") for q in "\"'"}
 
 
-def _value_end(text: str, v_start: int, quote: str) -> int:
+def _value_end(text: str, v_start: int, quote: str, budget: _Budget) -> int:
     """Index of the quote that closes an attribute value starting at ``v_start``; -1 if none.
 
     An expression value (``@(`` or ``@{`` right after the quote) may contain the quote
@@ -505,7 +544,7 @@ def _value_end(text: str, v_start: int, quote: str) -> int:
     end of the tag, or failing that by another attribute: the least surprising reading.
     """
     if text.startswith(("@(", "@{"), v_start):
-        end = skip_expression(text, v_start)
+        end = budget.expression(text, v_start)
         if end is not None:
             close = text.find(quote, end)
             if close >= 0:

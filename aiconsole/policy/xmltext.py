@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from aiconsole.policy.scanner import StartTag, Text, skip_expression
+from aiconsole.policy.scanner import StartTag, Text
 from aiconsole.policy.tree import Document
 
 Form = Literal["xml", "rawxml"]
@@ -104,21 +104,11 @@ def detect_form(doc: Document) -> Form | None:
                         return "rawxml"
                     escaped = escaped or _escaped_evidence(attr.raw)
         elif isinstance(tok, Text):
-            chunk = tok.span.of(text)
-            start = 0
-            while True:
-                at = chunk.find("@", start)
-                if at < 0:
-                    break
-                end = skip_expression(chunk, at)
-                if end is None:
-                    start = at + 1
-                    continue
-                expr = chunk[at:end]
+            for span in tok.expressions:
+                expr = span.of(text)
                 if _raw_evidence(expr, None):
                     return "rawxml"
                 escaped = escaped or _escaped_evidence(expr)
-                start = end
     return "xml" if escaped else None
 
 

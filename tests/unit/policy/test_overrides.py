@@ -160,3 +160,15 @@ def test_a_hand_edited_block_is_not_ours():
     tampered = one.text.replace("aiconsole-override", "someone-else")
     assert list_overrides(tampered) == []
     assert [lim.role for lim in find_limits(tampered)] == ["plain", "plain"]
+
+
+def test_the_sandbox_gateway_evaluates_the_conditions_we_write():
+    conditions = pytest.importorskip("aiconsole.sandbox.gateway.conditions")
+    cond = build_condition("subscription", "sub-1", T)
+    predicate = conditions.compile_condition(cond)
+    ctx = conditions.ConditionContext
+    assert predicate(ctx(subscription_id="sub-1", product_id=None, now=T - timedelta(seconds=1)))
+    assert not predicate(ctx(subscription_id="sub-1", product_id=None, now=T))
+    assert not predicate(ctx(subscription_id="sub-2", product_id=None, now=T - timedelta(hours=1)))
+    by_product = conditions.compile_condition(build_condition("product", "gold", T))
+    assert by_product(ctx(subscription_id="x", product_id="gold", now=T - timedelta(minutes=5)))

@@ -223,3 +223,12 @@ def test_raw_form_override_is_written_raw():
     assert '<when condition="@(context.Product.Id == "gold" && DateTime.UtcNow < new DateTime(2026, 11, 24, 14, 0, 0, DateTimeKind.Utc))">' in out.text
     # the {tpm} placeholder stays in the base and is replaced in the copy
     assert [lim.tokens_per_minute.text for lim in find_limits(out.text, include_override_copies=True)] == ["100", "{tpm}"]
+
+
+def test_raw_reference_files_are_detected_as_raw():
+    from aiconsole.policy import detect_form
+
+    raw = [n for n in POLICY_NAMES if n not in WELL_FORMED_NAMES]
+    assert len(raw) == 26
+    assert all(detect_form(parse(read_policy(n))) == "rawxml" for n in raw)
+    assert all(detect_form(parse(read_policy(n))) != "rawxml" for n in WELL_FORMED_NAMES)

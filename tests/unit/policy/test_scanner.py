@@ -126,3 +126,32 @@ def test_spans_are_str_offsets_with_byte_helper():
     assert span.of(text) == "é"
     start, end = span.byte_range(text)
     assert text.encode()[start:end].decode() == "é"
+
+
+def test_text_tokens_carry_their_expressions():
+    text = "<v>\n  @(a < b && c > d)\n</v><w>not @(an expression) here</w>"
+    texts = [t for t in scan(text) if isinstance(t, Text)]
+    assert [tuple(s.of(text) for s in t.expressions) for t in texts] == [("@(a < b && c > d)",), ()]
+
+
+def test_pathological_unbalanced_expressions_stay_linear():
+    # quadratic work here would take minutes; the budget keeps it to a fraction of a second
+    for text in ("<a>" + "@(" * 40000 + "</a>", '<a x="' + "@(" * 40000 + '" />'):
+        doc = parse(text)
+        assert doc.reassemble() == text
+
+
+@pytest.mark.parametrize(
+    "text,form",
+    [
+        ('<p><a x="@(f(&quot;k&quot;))" /></p>', "xml"),
+        ('<p><a x="@(f("k"))" /></p>', "rawxml"),
+        ("<p><v>@(a &amp;&amp; b)</v></p>", "xml"),
+        ("<p><v>@(a && b)</v></p>", "rawxml"),
+        ('<p><a x="@(context.Subscription.Id)" /></p>', None),
+    ],
+)
+def test_detect_form(text, form):
+    from aiconsole.policy import detect_form
+
+    assert detect_form(parse(text)) == form
