@@ -14,10 +14,13 @@ from hypothesis import strategies as st
 
 from aiconsole.policy import (
     PolicySyntaxError,
+    add_limit,
     add_override,
+    cleanup_expired,
     find_limits,
     list_overrides,
     parse,
+    remove_limit,
     remove_override,
     set_attribute,
     validate_document,
@@ -97,6 +100,26 @@ def test_override_add_remove_is_exact_and_keeps_line_endings(gen, data):
     assert len(find_limits(two.text, form=gen.form)) == len(find_limits(gen.text, form=gen.form))
     for ov in found:
         assert ov.expires == UNTIL and ov.tokens_per_minute.value in (999, 5)
+    assert cleanup_expired(two.text, UNTIL)[0] == gen.text
+    # editing the wrapped limit edits its base: after the overrides go, it is as if the
+    # edit had been made to the original document
+    edited = set_attribute(two.text, lim.index, "estimate-prompt-tokens", "true", form=gen.form, validate=False)
+    restored = remove_override(remove_override(edited, one.id), two.id)
+    assert restored == set_attribute(gen.text, lim.index, "estimate-prompt-tokens", "true", form=gen.form, validate=False)
+
+
+@settings(max_examples=40, **COMMON)
+@given(policy_documents())
+def test_add_then_remove_limit_is_exact(gen):
+    attrs = {"counter-key": "@(context.Subscription.Id)", "tokens-per-minute": "10", "estimate-prompt-tokens": "false"}
+    new = add_limit(gen.text, "llm-token-limit", attrs, form=gen.form)
+    added = [lim for lim in find_limits(new, form=gen.form) if lim.get("tokens-per-minute") == "10" and lim.role == "plain"]
+    first = min(added, key=lambda lim: lim.span.start)
+    assert first.section == "inbound"
+    assert remove_limit(new, first.index, form=gen.form) == gen.text
+    if gen.newline == "\r\n":
+        assert new.count("\n") == new.count("\r\n")
+    assert not [p for p in validate_document(new, form=gen.form) if p.limit_index == first.index and p.severity == "error"]
 
 
 def _check_error(text: str) -> None:
