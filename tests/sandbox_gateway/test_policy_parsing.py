@@ -99,3 +99,16 @@ def test_renewal_windows_count_from_first_period_start():
     first = datetime(2026, 1, 1, 0, 0, 30, tzinfo=UTC)
     start, end = renewal_window(first, 3600, datetime(2026, 1, 1, 2, 0, 0, tzinfo=UTC))
     assert (start, end) == (datetime(2026, 1, 1, 1, 0, 30, tzinfo=UTC), datetime(2026, 1, 1, 2, 0, 30, tzinfo=UTC))
+
+
+def test_metric_store_keeps_a_bounded_number_of_minutes_even_after_clock_jumps():
+    from aiconsole.sandbox.metrics.store import MetricStore, ServedRequest
+
+    store = MetricStore(retention_minutes=30)
+    base = 1_800_000_000.0
+    for i in range(100):
+        store.record_request(ServedRequest(ts=base + 60 * i, status=200, api_id="a"))
+    for i in range(100):  # the clock jumped back a day
+        store.record_request(ServedRequest(ts=base - 86400 + 60 * i, status=200, api_id="a"))
+    assert len(store._request_minutes) <= 30
+    assert sum(store.requests.values()) == 200  # counters since start are never dropped

@@ -93,7 +93,7 @@ class PolicyEngine:
         self.token_quota = WindowTotals()
         self.call_quota = WindowTotals()
         self._call_rates: dict[int, RollingCounter] = {}
-        self._limits: dict[tuple[str, str], int] = {}  # (counter key, "tokens-per-minute"|period) -> limit
+        self._limits: dict[tuple[str, str, str], int] = {}  # (counter key, window, scope) -> limit
         self._lock = threading.Lock()
 
     # ---- chain resolution -------------------------------------------------------------
@@ -135,11 +135,11 @@ class PolicyEngine:
                 counter = self._call_rates[window] = RollingCounter(window)
             return counter
 
-    def _remember_limit(self, key: str, kind: str, limit: int) -> None:
+    def _remember_limit(self, key: str, kind: str, scope: str, limit: int) -> None:
         with self._lock:
             if len(self._limits) > 50_000:
                 self._limits.clear()
-            self._limits[(key, kind)] = limit
+            self._limits[(key, kind, scope)] = limit
 
     # ---- before the backend -----------------------------------------------------------
     def admit(self, docs: Sequence[PolicyDoc | None], request: RequestInfo, prompt_estimate: int) -> Admission:
@@ -221,7 +221,7 @@ class PolicyEngine:
         key = self._key(step, request)
         need = prompt if step.estimate_prompt_tokens else 0
         if step.tokens_per_minute is not None:
-            self._remember_limit(key, "tokens-per-minute", step.tokens_per_minute)
+            self._remember_limit(key, "tokens-per-minute", step.scope, step.tokens_per_minute)
             check = self.token_rate.check(key, step.tokens_per_minute, need, now_ts)
             if not check.allowed:
                 headers = {step.retry_after_header_name: str(check.retry_after)}
@@ -231,7 +231,7 @@ class PolicyEngine:
                 return Refusal(429, responses.token_rate_exceeded(check.retry_after), headers,
                                "token-rate", step.tag, step.scope, key)
         if step.token_quota is not None and step.token_quota_period:
-            self._remember_limit(key, step.token_quota_period, step.token_quota)
+            self._remember_limit(key, step.token_quota_period, step.scope, step.token_quota)
             start, end = token_quota_window(step.token_quota_period, now)
             used = self.token_quota.used((key, step.token_quota_period), start.timestamp())
             if used > step.token_quota - max(need, 1):
@@ -341,18 +341,22 @@ class PolicyEngine:
         return emissions
 
     # ---- for metrics ------------------------------------------------------------------
-    def remaining_snapshot(self) -> list[tuple[str, str, int, int]]:
-        """``(counter key, window, limit, remaining)`` for every limit seen, at this instant."""
+    def remaining_snapshot(self) -> list[tuple[str, str, str, int, int]]:
+        """``(counter key, window, scope, limit, remaining)`` for every limit seen, at this instant.
+
+        One counter key can be limited at several scopes (product and API, say): each gets its
+        own row, so a reader can tell which limit binds (the smallest remaining).
+        """
         now_ts = self.clock.time()
         now = self.clock.now()
         with self._lock:
             limits = list(self._limits.items())
         out = []
-        for (key, kind), limit in limits:
+        for (key, kind, scope), limit in limits:
             if kind == "tokens-per-minute":
                 used = self.token_rate.used(key, now_ts)
             else:
                 start, _ = token_quota_window(kind, now)
                 used = self.token_quota.used((key, kind), start.timestamp())
-            out.append((key, kind, limit, max(0, limit - used)))
+            out.append((key, kind, scope, limit, max(0, limit - used)))
         return out
