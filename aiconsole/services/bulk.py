@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shlex
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -36,6 +37,8 @@ FILTER_KEYS = ("product", "api", "owner", "state", "name")
 DEFAULT_CONCURRENCY = 8
 ARM_WRITE_BURST = 200
 ARM_WRITES_PER_SECOND = 10.0
+#: test hook shared with the rotation machine (``bulk_after:N`` here)
+KILL_ENV = "AICONSOLE_TEST_KILL_AT"
 
 
 # --------------------------------------------------------------------------- filter expressions
@@ -138,10 +141,17 @@ def select(ctx: ServiceContext, expr: FilterExpr) -> list[Subscription]:
             from aiconsole.services.lifecycle import LifecycleService
 
             owner_ids[who.lower()] = LifecycleService(ctx).resolve_owner(who).name
-    out: list[Subscription] = []
-    for page in ctx.backend.iter_subscription_pages(odata_filter=expr.odata()):
-        out.extend(s for s in page if expr.matches(s, owner_ids=owner_ids))
-    return out
+    for attempt in range(1, 9):
+        try:
+            out: list[Subscription] = []
+            for page in ctx.backend.iter_subscription_pages(odata_filter=expr.odata()):
+                out.extend(s for s in page if expr.matches(s, owner_ids=owner_ids))
+            return out
+        except ThrottledError as exc:  # a 429 storm while listing: wait as told, then list again
+            if attempt == 8:
+                raise
+            time.sleep(exc.retry_after if exc.retry_after > 0 else min(0.2 * attempt, 5.0))
+    raise AssertionError("unreachable")
 
 
 # --------------------------------------------------------------------------- pacing
@@ -297,6 +307,18 @@ class BulkAction(Protocol):
         ...
 
 
+def journaled(ctx: ServiceContext, action: str, target: str, run_id: str | None, after: Any) -> bool:
+    """Whether this bulk run already has an ``ok`` journal entry for ``target`` (with ``after``, if given).
+
+    Only called for an item caught in flight by an interruption, so reading the journal is rare.
+    """
+    for entry in reversed(ctx.journal.entries()):
+        if (entry.get("bulk_run") == run_id and entry.get("target") == target and entry.get("action") == action
+                and entry.get("result") == "ok" and (after is None or entry.get("after") == after)):
+            return True
+    return False
+
+
 class RotateSlotAction:
     """Regenerate one key slot; fingerprints before and after go to the journal and the result."""
 
@@ -319,12 +341,15 @@ class RotateSlotAction:
         current = fingerprint(keys.key(self.slot))
         target = f"subscription:{sid}"
         if prior and prior.get("fingerprint") and prior["fingerprint"] != current:
-            # The earlier run's regenerate went through before it stopped: record it, do not repeat it.
-            self.ctx.journal.append(action=self.name, target=target, result="ok", profile=self.ctx.profile,
-                                    service=self.ctx.service_name, principal=self.ctx.principal, reason=self.reason,
-                                    before={"slot": self.slot, "fingerprint": prior["fingerprint"]},
-                                    after={"slot": self.slot, "fingerprint": current}, bulk_run=self.run_id,
-                                    detected=True)
+            # The earlier run's regenerate went through before it stopped: record it (unless its
+            # journal entry made it out before the stop), and do not repeat it.
+            if not journaled(self.ctx, self.name, target, self.run_id, {"slot": self.slot, "fingerprint": current}):
+                self.ctx.journal.append(action=self.name, target=target, result="ok", profile=self.ctx.profile,
+                                        service=self.ctx.service_name, principal=self.ctx.principal,
+                                        reason=self.reason,
+                                        before={"slot": self.slot, "fingerprint": prior["fingerprint"]},
+                                        after={"slot": self.slot, "fingerprint": current}, bulk_run=self.run_id,
+                                        detected=True)
             return {"slot": self.slot, "fingerprint_before": prior["fingerprint"], "fingerprint_after": current,
                     "detected": True}
         record_start({"fingerprint": current})
@@ -368,12 +393,15 @@ class SetStateAction:
         if before == self.state:
             if not prior:
                 return {"state_before": before, "state_after": before, "result": "unchanged"}
-            # The earlier run's write went through before it stopped: record it, do not repeat it.
-            self.ctx.journal.append(action=self.name, target=f"subscription:{sid}", result="ok",
-                                    profile=self.ctx.profile, service=self.ctx.service_name,
-                                    principal=self.ctx.principal, reason=self.reason,
-                                    before={"state": prior.get("state")}, after={"state": before},
-                                    bulk_run=self.run_id, detected=True)
+            # The earlier run's write went through before it stopped: record it (unless its journal
+            # entry made it out before the stop), and do not repeat it.
+            target = f"subscription:{sid}"
+            if not journaled(self.ctx, self.name, target, self.run_id, None):
+                self.ctx.journal.append(action=self.name, target=target, result="ok",
+                                        profile=self.ctx.profile, service=self.ctx.service_name,
+                                        principal=self.ctx.principal, reason=self.reason,
+                                        before={"state": prior.get("state")}, after={"state": before},
+                                        bulk_run=self.run_id, detected=True)
             return {"state_before": prior.get("state"), "state_after": before, "detected": True}
         record_start({"state": before, "etag": current.etag})
         pace()
@@ -426,6 +454,8 @@ class BulkRunner:
         self.on_progress = on_progress or (lambda _p: None)
         self.log: RunLog | None = None
         self.run_id: str | None = None
+        self._count_lock = threading.Lock()
+        self._applied_count = 0
 
     def open(self, selection: str, items: Callable[[], list[str]], *, restart: bool = False) -> tuple[list[str], PriorState | None]:
         """Find this command's unfinished run (same service, action, parameters and selection) or start one.
@@ -522,13 +552,25 @@ class BulkRunner:
                 fields = self.action.apply(name, started, record_start, pace)
             except ThrottledError as exc:
                 if attempts < self.max_attempts:
-                    self.gate.pause(exc.retry_after or min(2 ** attempts, 30))
+                    self.gate.pause(exc.retry_after if exc.retry_after > 0 else min(0.2 * attempts, 5.0))
                     continue
                 return self._finish(name, "failed", attempts, exc.message, {})
             except AiconsoleError as exc:
                 return self._finish(name, "failed", attempts, exc.message, {})
             result = fields.pop("result", "ok")
+            self._applied()
             return self._finish(name, result, attempts, None, fields)
+
+    def _applied(self) -> None:
+        """Test hook: ``AICONSOLE_TEST_KILL_AT=bulk_after:N`` SIGKILLs the process once N items
+        have been applied on the server but before the N-th result is logged (the worst moment)."""
+        wanted = os.environ.get(KILL_ENV, "")
+        with self._count_lock:
+            self._applied_count += 1
+            count = self._applied_count
+        for part in wanted.split(","):
+            if part.startswith("bulk_after:") and part.split(":", 1)[1] == str(count):
+                os.kill(os.getpid(), signal.SIGKILL)
 
     def _finish(self, name: str, result: str, attempts: int, error: str | None, fields: dict[str, Any]) -> ItemResult:
         assert self.log is not None
