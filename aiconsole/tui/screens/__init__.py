@@ -105,3 +105,8 @@ register_screen("limits", "aiconsole.tui.screens.limits:LimitsScreen",
 register_binding_class("aiconsole.tui.screens.limit_chain:EffectiveChainScreen")
 register_binding_class("aiconsole.tui.screens.limit_diff:DiffPreviewScreen")
 register_binding_class("aiconsole.tui.screens.limit_diff:ConflictScreen")
+register_screen("gw", "aiconsole.tui.screens.gateways:GatewaysScreen",
+                "self-hosted gateways: health, token expiry, keys", aliases=("gateways", "gateway"))
+register_binding_class("aiconsole.tui.screens.gateway_token:MintTokenScreen")
+register_binding_class("aiconsole.tui.screens.gateway_regenerate:RegenerateKeyScreen")
+register_binding_class("aiconsole.tui.screens.gateway_rotate:RotateGatewayScreen")

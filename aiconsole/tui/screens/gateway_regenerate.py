@@ -1,0 +1,134 @@
+"""Regenerating a gateway key slot (``K`` on ``:gw``): a confirmation that names the damage.
+
+Regenerating a slot invalidates every token minted from it at once, and nodes running one go
+down at their next sync. The modal says so, lists the tokens the console knows were minted from
+the chosen slot (fingerprint, minted, expiry), and preselects the slot the current token does
+NOT use, so the safe choice is the default. On production profiles the service name must be typed.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, RadioButton, RadioSet, Static
+
+from aiconsole.domain.text import sanitize
+from aiconsole.services.gateway_tokens import TokenRecord
+
+
+def damage_text(gateway: str, slot: str, known: list[TokenRecord], current_slot: str | None) -> Text:
+    out = Text()
+    out.append(f"Regenerating the {slot} key of {sanitize(gateway)} invalidates EVERY token minted from it, at once.\n",
+               style="bold")
+    out.append("Nodes running such a token lose their connection to the instance.\n")
+    if known:
+        out.append(f"Tokens this console minted from the {slot} key:\n", style="bold")
+        for r in known:
+            out.append(f"  ✗ sha256:{r.fingerprint}  minted {r.minted:%Y-%m-%d %H:%M}  "
+                       f"expires {r.expires:%Y-%m-%d %H:%M}  ({r.source})\n")
+    else:
+        out.append(f"This console knows no live token from the {slot} key (tokens minted elsewhere die too).\n",
+                   style="italic")
+    if current_slot == slot:
+        out.append(f"⚠ The gateway's current token comes from the {slot} key: rotate first (r).\n", style="bold")
+    return out
+
+
+class RegenerateKeyScreen(ModalScreen[tuple[str, str] | None]):
+    """Dismisses with (slot, typed confirmation) or None when cancelled."""
+
+    BINDINGS = [
+        Binding("y", "confirm", "Regenerate", id="gwregen.yes"),
+        Binding("n,escape", "cancel", "Cancel", id="gwregen.no"),
+        Binding("p", "slot('primary')", "Primary", id="gwregen.primary"),
+        Binding("s", "slot('secondary')", "Secondary", id="gwregen.secondary"),
+    ]
+
+    DEFAULT_CSS = """
+    RegenerateKeyScreen { align: center middle; }
+    RegenerateKeyScreen > Vertical {
+        width: 100%; max-width: 88; height: auto; max-height: 100%;
+        border: thick $warning; background: $surface; padding: 0 1;
+    }
+    RegenerateKeyScreen #regen-title { text-style: bold; color: $warning; margin-bottom: 1; }
+    RegenerateKeyScreen RadioSet { layout: horizontal; height: auto; border: none; padding: 0; width: auto; }
+    RegenerateKeyScreen RadioSet RadioButton { width: auto; margin-right: 2; }
+    RegenerateKeyScreen #regen-body { margin: 1 0; height: auto; }
+    RegenerateKeyScreen #regen-typed { margin-bottom: 1; }
+    RegenerateKeyScreen #regen-buttons { height: auto; align-horizontal: right; }
+    RegenerateKeyScreen Button { margin-left: 2; min-width: 12; }
+    """
+
+    def __init__(self, gateway: str, known: dict[str, list[TokenRecord]], *, current_slot: str | None = None,
+                 require_text: str | None = None) -> None:
+        super().__init__()
+        self.gateway = gateway
+        self.known = known
+        self.current_slot = current_slot
+        # The safe default: the slot the current token does not use.
+        self.slot = "secondary" if current_slot == "primary" else "primary"
+        self.require = require_text
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(f"⚠ Regenerate a key of gateway {sanitize(self.gateway)}?", id="regen-title", markup=False)
+            with RadioSet(id="regen-slot"):
+                yield RadioButton("primary", value=self.slot == "primary")
+                yield RadioButton("secondary", value=self.slot == "secondary")
+            yield Static(id="regen-body")
+            if self.require:
+                yield Static(f"Type the service name '{self.require}' to confirm:", markup=False)
+                yield Input(id="regen-typed", placeholder=self.require, compact=True)
+            with Horizontal(id="regen-buttons"):
+                yield Button("Regenerate (y)", id="regen-yes", variant="error")
+                yield Button("Cancel (n/esc)", id="regen-no")
+
+    def on_mount(self) -> None:
+        self._render_body()
+        if self.require:
+            typed = self.query_one("#regen-typed", Input)
+            if not getattr(self.app, "cursor_blink", True):
+                typed.cursor_blink = False
+            typed.focus()
+        else:
+            self.query_one("#regen-no", Button).focus()
+
+    def _render_body(self) -> None:
+        self.query_one("#regen-body", Static).update(
+            damage_text(self.gateway, self.slot, self.known.get(self.slot, []), self.current_slot))
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        self.slot = "primary" if event.index == 0 else "secondary"
+        self._render_body()
+
+    def action_slot(self, slot: str) -> None:
+        """``p``/``s`` pick the slot without tabbing to the radio buttons."""
+        buttons = list(self.query(RadioButton))
+        buttons[0 if slot == "primary" else 1].value = True
+        self.slot = slot
+        self._render_body()
+
+    def _typed(self) -> str:
+        return self.query_one("#regen-typed", Input).value.strip() if self.require else ""
+
+    def action_confirm(self) -> None:
+        if self.require and self._typed() != self.require:
+            self.notify(f"Type '{self.require}' exactly to confirm.", severity="warning", markup=False)
+            return
+        self.dismiss((self.slot, self._typed()))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.action_confirm()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "regen-yes":
+            self.action_confirm()
+        else:
+            self.action_cancel()
