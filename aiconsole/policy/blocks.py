@@ -51,6 +51,8 @@ __all__ = [
     "sanitize_token",
     "format_instant",
     "find_override_blocks",
+    "check_subject",
+    "utc",
 ]
 
 MARKER_TAG = "aiconsole-override"
@@ -84,10 +86,11 @@ class OverrideCondition:
     def matches(self, *, subscription_id: str | None, product_id: str | None, now: datetime) -> bool:
         """What the gateway computes for one request (used by the sandbox)."""
         who = subscription_id if self.kind == "subscription" else product_id
-        return who == self.subject and _utc(now) < self.until
+        return who == self.subject and utc(now) < self.until
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive datetime is refused (ValueError) rather than guessed."""
     if moment.tzinfo is None:
         raise ValueError("a naive datetime is ambiguous here: pass an aware UTC datetime")
     return moment.astimezone(timezone.utc)
@@ -95,7 +98,7 @@ def _utc(moment: datetime) -> datetime:
 
 def format_instant(moment: datetime) -> str:
     """``2026-11-24T14:00:00Z``: the marker's expiry, whole seconds, UTC."""
-    return _utc(moment).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc(moment).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def check_subject(subject: str, kind: SubjectKind) -> str:
@@ -113,7 +116,7 @@ def check_subject(subject: str, kind: SubjectKind) -> str:
 def build_condition(kind: SubjectKind, subject: str, until: datetime) -> str:
     """The C# condition (unescaped) that is true for ``subject`` until ``until`` (UTC, whole seconds)."""
     check_subject(subject, kind)
-    u = _utc(until)
+    u = utc(until)
     return (
         f'@(context.{_CONTEXT[kind]}.Id == "{subject}" && DateTime.UtcNow < '
         f"new DateTime({u.year}, {u.month}, {u.day}, {u.hour}, {u.minute}, {u.second}, DateTimeKind.Utc))"
@@ -170,11 +173,12 @@ def parse_marker(body: str) -> dict[str, str] | None:
     m = _MARKER_RE.fullmatch(body)
     if not m:
         return None
+    # the comment may have been written by hand: clean it like anything read from a server
     return {
         "id": m["id"],
         "expires": m["expires"],
-        "author": m["author"] or "",
-        "reason": (m["reason"] or "").strip(),
+        "author": _clean(m["author"] or ""),
+        "reason": _clean(m["reason"] or ""),
     }
 
 

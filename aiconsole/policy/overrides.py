@@ -31,6 +31,7 @@ from typing import Any, NamedTuple
 from aiconsole.policy.blocks import (
     OverrideBlock,
     SubjectKind,
+    utc,
     build_condition,
     check_subject,
     find_override_blocks,
@@ -38,7 +39,7 @@ from aiconsole.policy.blocks import (
     format_marker,
 )
 from aiconsole.policy.edit import attribute_replacements, element_of
-from aiconsole.policy.errors import LimitNotFoundError, LimitValidationError
+from aiconsole.policy.errors import LimitNotFoundError, LimitValidationError, line_col
 from aiconsole.policy.layout import (
     add_continuation_indent,
     alone_on_line,
@@ -81,8 +82,12 @@ class Override:
     line: int
 
     def active_at(self, now: datetime) -> bool:
-        """True while the gateway still applies it (until ``expires``, exclusive)."""
-        return now.astimezone(timezone.utc) < self.expires
+        """True while the gateway still applies it (until ``expires``, exclusive).
+
+        ``now`` must be timezone-aware: a naive time would be read as local time, which is
+        how an override silently ends hours early or late.
+        """
+        return utc(now) < self.expires
 
     def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
         """JSON-ready: ``{id, subscription|product, tokens_per_minute, token_quota, expires, ...}``."""
@@ -110,8 +115,6 @@ class OverrideAdded(NamedTuple):
 
 
 def _overrides_of(doc: Document, form: Form) -> list[tuple[Override, OverrideBlock]]:
-    from aiconsole.policy.errors import line_col
-
     limits = {lim.span: lim for lim in find_limits(doc, form=form)}
     copies = {lim.span: lim for lim in find_limits(doc, form=form, include_override_copies=True) if lim.role == "override"}
     out: list[tuple[Override, OverrideBlock]] = []
@@ -195,7 +198,7 @@ def add_override(
     if until.tzinfo is None:
         raise LimitValidationError("The override's end time needs a time zone (use UTC).")
     until = until.astimezone(timezone.utc).replace(microsecond=0)
-    if now is not None and until <= now:
+    if now is not None and until <= utc(now):
         raise LimitValidationError(f"The override would end at {format_instant(until)}, which is not in the future.")
     changes: dict[str, str] = {}
     for name, value in (("tokens-per-minute", tokens_per_minute), ("token-quota", token_quota)):

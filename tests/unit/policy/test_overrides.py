@@ -172,3 +172,19 @@ def test_the_sandbox_gateway_evaluates_the_conditions_we_write():
     assert not predicate(ctx(subscription_id="sub-2", product_id=None, now=T - timedelta(hours=1)))
     by_product = conditions.compile_condition(build_condition("product", "gold", T))
     assert by_product(ctx(subscription_id="x", product_id="gold", now=T - timedelta(minutes=5)))
+
+
+def test_naive_times_are_refused_not_guessed():
+    one = add_override(DOC, 0, until=T, subscription="s", tokens_per_minute=9000)
+    (ov,) = list_overrides(one.text)
+    with pytest.raises(ValueError):
+        ov.active_at(datetime(2026, 11, 24, 13, 0))
+    with pytest.raises(ValueError):
+        cleanup_expired(one.text, datetime(2026, 11, 24, 13, 0))
+
+
+def test_hand_written_marker_text_is_cleaned_when_read():
+    one = add_override(DOC, 0, until=T, subscription="s", tokens_per_minute=9000, reason="ok")
+    tampered = one.text.replace("reason=ok", "reason=ok\x1b]52;c;evil\x07 now")
+    (ov,) = list_overrides(tampered)
+    assert "\x1b" not in ov.reason and "\x07" not in ov.reason
