@@ -199,3 +199,13 @@ def test_faults_switch_on_and_off_at_run_time(sb):
 def test_status_endpoint_is_healthy_without_node_mode(sb):
     _, _, gw, _ = sb
     assert gw.get("/status-0123456789abcdef").status_code == 200
+
+
+def test_bad_input_leaves_a_log_line_without_the_key(sb, caplog):
+    sandbox, _, gw, _ = sb
+    k = key(sandbox, "platform-all-apis")
+    with caplog.at_level("WARNING", logger="aiconsole.sandbox.gateway"):
+        assert gw.post(AOAI, params=Q, content=b"[1, 2", headers={"api-key": k}).status_code == 400
+        assert gw.post("/openai/deployments/missing/chat/completions", params=Q, json=chat(), headers={"api-key": k}).status_code == 404
+    assert "malformed chat request" in caplog.text and "unknown deployment" in caplog.text
+    assert k not in caplog.text

@@ -99,7 +99,7 @@ class GatewayPipeline:
             served = ServedRequest(ts=served.ts, status=500, api_id=route.api.aid, product_id=info.product_id or "",
                                    subscription_id=sub.sid, slot=slot)
         if req.body_too_large:
-            log.info("gateway: request body over %d bytes refused", MAX_BODY_BYTES)
+            log.warning("gateway: request body over %d bytes refused", MAX_BODY_BYTES)
             return Outcome(413, responses.body(413, "Request entity too large")), served
         if not route.operation.url_template.endswith(CHAT_SUFFIX) or req.method.upper() != "POST":
             return self._other_operation(route), served
@@ -161,22 +161,22 @@ class GatewayPipeline:
                 return Outcome(404, {"error": {"code": "404", "message": "Resource not found"}})
             deployment = route.params.get("deployment-id", "")
             if deployment not in route.api.deployments:
-                log.info("gateway: unknown deployment requested on %s", route.api.aid)
+                log.warning("gateway: unknown deployment requested on %s", route.api.aid)
                 return Outcome(404, {"error": {"code": "DeploymentNotFound", "message": "The API deployment for this resource does not exist. If you created the deployment within the last 5 minutes, please wait a moment and try again."}})
             model = deployment
         else:
             model = chat.model if chat else None
             if chat is not None and (model is None or model not in route.api.models):
-                log.info("gateway: unknown model requested on %s", route.api.aid)
+                log.warning("gateway: unknown model requested on %s", route.api.aid)
                 return Outcome(404, {"error": {"message": f"The model `{synthetic_safe(model)}` does not exist or you do not have access to it.", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}})
         if bad is not None or chat is None:
-            log.info("gateway: malformed chat request on %s: %s", route.api.aid, bad)
+            log.warning("gateway: malformed chat request on %s: %s", route.api.aid, bad)
             err = bad or synthetic.BadRequest("Invalid request.")
             return Outcome(err.status, err.body())
         try:
             synthetic.check_context(chat, prompt)
         except synthetic.BadRequest as exc:
-            log.info("gateway: oversize prompt on %s (%d tokens)", route.api.aid, prompt)
+            log.warning("gateway: oversize prompt on %s (%d tokens)", route.api.aid, prompt)
             return Outcome(exc.status, exc.body())
         completion = synthetic.completion_tokens(chat, prompt)
         wait = synthetic.latency_seconds(completion, self.latency_scale)

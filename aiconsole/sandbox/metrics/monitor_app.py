@@ -143,7 +143,7 @@ def create_monitor_app(state: SandboxState, store: MetricStore, now: Callable[[]
             query = parse_query(params, clock_now())
             values = [view.answer(rid, params["metricnamespace"], names, query) for rid in ids]
         except QueryError as exc:
-            log.info("monitor: refused query: %s", exc)
+            log.warning("monitor: refused query: %s", exc)
             return _error(400, exc.code, str(exc))
         return JSONResponse({"values": values})
 
