@@ -131,3 +131,26 @@ def test_node_mode_arguments_are_checked():
         build_sandbox(seed=1, subscriptions=5, options={"node_of": "gw-seattle-edge"})
     with pytest.raises(SandboxError, match="needs --node-of"):
         build_sandbox(seed=1, subscriptions=5, options={"node_token": "x"})
+
+
+def test_default_mix_throttles_the_noisy_consumer_every_minute_and_spends_the_quota_hourly():
+    """At the default rate the noisy consumer asks far more than its 1,000 tokens/min and the quota
+    consumer more than its 20,000 tokens/hour while staying under its 5,000 tokens/min."""
+    from aiconsole.sandbox.gateway.synthetic import ChatRequest, estimate_prompt_tokens
+    from aiconsole.sandbox.seed import build_state
+    from aiconsole.sandbox.traffic import DEFAULT_RPS, seeded_consumers
+
+    state = build_state(1, 60)
+    consumers = seeded_consumers(state, 1)
+    assert abs(sum(c.share for c in consumers) - 1.0) < 1e-9
+
+    def tokens_per_minute(c):
+        prompt = estimate_prompt_tokens(ChatRequest(None, "You are a concise assistant.\n" + "x" * c.prompt_chars, 2, c.max_tokens, False, False))
+        return DEFAULT_RPS * c.share * 60 * (prompt + c.max_tokens)
+
+    noisy = [c for c in consumers if c.role == "noisy"]
+    [quota] = [c for c in consumers if c.role == "quota"]
+    assert all(tokens_per_minute(c) > 3 * 1000 for c in noisy)
+    assert 20_000 < tokens_per_minute(quota) * 60 and tokens_per_minute(quota) < 5_000
+    assert any(c.slot == "secondary" for c in consumers) and sum(c.slot == "primary" for c in consumers) > len(consumers) / 2
+    assert len({c.rhythm for c in consumers}) == 3
