@@ -108,12 +108,19 @@ class GatewayRotation:
     def phase(self) -> str:
         return self.state.phase if self.state else "new"
 
-    def plan(self, from_slot: str | None = None) -> tuple[str, str]:
-        """(old slot, new slot): the old one is what the nodes run now, per the ledger or the user."""
+    def observe(self, nodes: list[str]) -> str | None:
+        """The key slot every reporting node's token comes from, when they say and agree."""
+        return observed_slot(probe_nodes(nodes)) if nodes else None
+
+    def plan(self, from_slot: str | None = None, observed: str | None = None) -> tuple[str, str]:
+        """(old slot, new slot): the old one is what the nodes run now — as the user says, as
+        the nodes report, or else as the ledger remembers (the newest live token)."""
         if self.state is not None:
             return self.state.old_slot, self.state.new_slot
         if from_slot:
             old = parse_slot(from_slot)
+        elif observed:
+            old = parse_slot(observed)
         else:
             record, state, _ = self.service.token_status(self.gateway, verify=False)
             if record is None or state not in ("valid", "expiring"):
@@ -124,11 +131,12 @@ class GatewayRotation:
         return old, other_slot(old)
 
     def mint(self, *, from_slot: str | None = None, expiry: str | None = None, reason: str | None = None,
-             confirm_name: str | None = None, nodes: list[str] | None = None) -> MintedToken:
+             confirm_name: str | None = None, nodes: list[str] | None = None,
+             observed: str | None = None) -> MintedToken:
         """Step 1: mint from the other slot and save the phase. On resume it mints a fresh twin,
         because the earlier token's value was never kept anywhere."""
         self.service.get(self.gateway)
-        old, new = self.plan(from_slot)
+        old, new = self.plan(from_slot, observed)
         token = self.service.mint(self.gateway, new, expiry, reason=reason, confirm_name=confirm_name)
         self.state = RotationState(
             instance=self.service.instance, gateway=self.gateway, old_slot=old, new_slot=new, phase="minted",
@@ -192,6 +200,12 @@ class GatewayRotation:
         after = probe_nodes(nodes) if nodes else []
         clear_state(self.service.instance, self.gateway)
         return result, after
+
+
+def observed_slot(nodes: list[NodeHealth]) -> str | None:
+    """The slot all nodes that report one agree on; None when none reports or they disagree."""
+    slots = {n.token_slot for n in nodes if n.token_slot}
+    return slots.pop() if len(slots) == 1 else None
 
 
 def node_ready(node: NodeHealth, new_slot: str | None) -> bool:

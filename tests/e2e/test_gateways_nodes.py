@@ -127,8 +127,12 @@ def test_guided_rotation_end_to_end(capsys, minting, node_factory, tmp_path):
 def test_rotation_waits_for_nodes_still_on_the_old_key(capsys, minting, node_factory, tmp_path):
     node = node_factory(mint_primary(capsys, minting))
     url = node["gateway_url"]
-    code, out, err = cli(capsys, node, "gateways", "rotate", GW, "--token-file", str(tmp_path / "t"), "--yes")
+    # A newer secondary token that was never deployed: the ledger alone would pick the wrong slot.
+    assert cli(capsys, node, "gateways", "token", GW, "--slot", "secondary", "--yes")[0] == 0
+    code, out, err = cli(capsys, node, "gateways", "rotate", GW, "--node", url, "--token-file", str(tmp_path / "t"),
+                         "--yes")
     assert code == 0 and out["phase"] == "minted", err
+    assert (out["old_slot"], out["new_slot"]) == ("primary", "secondary")  # as the node reports
     # The operator claims it is deployed, but the node (healthy) still runs the primary token:
     # the sandbox node says which slot its token is from, so the console refuses to go on.
     code, out, err = cli(capsys, node, "gateways", "rotate", GW, "--deployed", "--node", url, "--wait", "0", "--yes")

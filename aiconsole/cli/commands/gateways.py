@@ -47,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     rot = actions.add_parser("rotate", help="guided rotation: mint from the other slot, deploy, regenerate the old one")
     rot.add_argument("gateway", metavar="GW")
-    rot.add_argument("--from-slot", choices=SLOT_CHOICES, help="slot the nodes use now (default: from the ledger)")
+    rot.add_argument("--from-slot", choices=SLOT_CHOICES,
+                     help="slot the nodes use now (default: as the nodes report, else from the ledger)")
     rot.add_argument("--expiry", metavar="WHEN", default="30d", help="lifetime of the new token (default 30d)")
     rot.add_argument("--node", metavar="URL", action="append", default=[], help="node URL to check (repeatable)")
     rot.add_argument("--deployed", action="store_true",
@@ -271,12 +272,13 @@ def run_rotate(ctx) -> int:
             raise UsageError("The new token has to go somewhere: pass --token-file PATH (or --reveal).",
                              "Nothing was minted.")
         expires = parse_expiry(a.expiry, utcnow())
-        old, new = rotation.plan(a.from_slot)
+        observed = None if a.from_slot or rotation.state else rotation.observe(nodes)
+        old, new = rotation.plan(a.from_slot, observed)
         question = (f"mint a token for gateway {a.gateway} from its {new} key (the nodes use {old} now), "
                     f"valid until {expires:%Y-%m-%d %H:%M} UTC")
         ctx.services.confirm_hook = lambda _record: ctx.confirm(question, yes=a.yes)
         token = rotation.mint(from_slot=a.from_slot, expiry=a.expiry, reason=a.reason,
-                              confirm_name=ctx.confirm_name, nodes=nodes)
+                              confirm_name=ctx.confirm_name, nodes=nodes, observed=observed)
         out["token"] = _token_output(ctx, token)
         interactive = sys.stdin.isatty() and sys.stderr.isatty()
         if not deployed and interactive:

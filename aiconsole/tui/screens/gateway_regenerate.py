@@ -19,7 +19,8 @@ from aiconsole.domain.text import sanitize
 from aiconsole.services.gateway_tokens import TokenRecord
 
 
-def damage_text(gateway: str, slot: str, known: list[TokenRecord], current_slot: str | None) -> Text:
+def damage_text(gateway: str, slot: str, known: list[TokenRecord], current_slot: str | None,
+                node_slots: dict[str, str] | None = None) -> Text:
     out = Text()
     out.append(f"Regenerating the {slot} key of {sanitize(gateway)} invalidates EVERY token minted from it, at once.\n",
                style="bold")
@@ -28,11 +29,15 @@ def damage_text(gateway: str, slot: str, known: list[TokenRecord], current_slot:
         out.append(f"Tokens this console minted from the {slot} key:\n", style="bold")
         for r in known:
             out.append(f"  ✗ sha256:{r.fingerprint}  minted {r.minted:%Y-%m-%d %H:%M}  "
-                       f"expires {r.expires:%Y-%m-%d %H:%M}  ({r.source})\n")
+                       f"expires {r.expires:%Y-%m-%d %H:%M}" + ("  (adopted)" if r.source == "adopted" else "") + "\n")
     else:
         out.append(f"This console knows no live token from the {slot} key (tokens minted elsewhere die too).\n",
                    style="italic")
-    if current_slot == slot:
+    on_slot = [url for url, used in (node_slots or {}).items() if used == slot]
+    for url in on_slot:
+        out.append(f"⚠ Node {sanitize(url, max_length=60)} runs a token from the {slot} key: it goes down.\n",
+                   style="bold")
+    if current_slot == slot and not on_slot:
         out.append(f"⚠ The gateway's current token comes from the {slot} key: rotate first (r).\n", style="bold")
     return out
 
@@ -63,10 +68,15 @@ class RegenerateKeyScreen(ModalScreen[tuple[str, str] | None]):
     """
 
     def __init__(self, gateway: str, known: dict[str, list[TokenRecord]], *, current_slot: str | None = None,
-                 require_text: str | None = None) -> None:
+                 require_text: str | None = None, node_slots: dict[str, str] | None = None) -> None:
         super().__init__()
         self.gateway = gateway
         self.known = known
+        self.node_slots = dict(node_slots or {})
+        used = set(self.node_slots.values())
+        # What the nodes report beats what the console remembers (its newest token may not be deployed).
+        if len(used) == 1:
+            current_slot = used.pop()
         self.current_slot = current_slot
         # The safe default: the slot the current token does not use.
         self.slot = "secondary" if current_slot == "primary" else "primary"
@@ -98,7 +108,7 @@ class RegenerateKeyScreen(ModalScreen[tuple[str, str] | None]):
 
     def _render_body(self) -> None:
         self.query_one("#regen-body", Static).update(
-            damage_text(self.gateway, self.slot, self.known.get(self.slot, []), self.current_slot))
+            damage_text(self.gateway, self.slot, self.known.get(self.slot, []), self.current_slot, self.node_slots))
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         self.slot = "primary" if event.index == 0 else "secondary"

@@ -108,6 +108,7 @@ class RotateGatewayScreen(TokenHandover, ModalScreen[bool]):
         self.new_slot: str | None = None
         self.need_slot = False
         self.resumed: Any = None
+        self.observed: str | None = None
         self.node_health: list[NodeHealth] = []
         self.token = None
         self.revealed_until: float | None = None
@@ -147,8 +148,9 @@ class RotateGatewayScreen(TokenHandover, ModalScreen[bool]):
         try:
             rotation = GatewayRotation(self.service_factory(), self.gateway)
             self.rotation = rotation
+            self.observed = None if rotation.state else rotation.observe(self.nodes)
             try:
-                plan = rotation.plan()
+                plan = rotation.plan(observed=self.observed)
             except AiconsoleError:
                 plan = None  # unknown: the operator says which slot the nodes use
         except Exception as exc:  # noqa: BLE001
@@ -160,7 +162,7 @@ class RotateGatewayScreen(TokenHandover, ModalScreen[bool]):
     def do_mint(self, from_slot: str | None, expiry: str, confirm_name: str | None) -> None:
         try:
             token = self.rotation.mint(from_slot=from_slot, expiry=expiry, confirm_name=confirm_name,  # type: ignore[union-attr]
-                                       nodes=self.nodes)
+                                       nodes=self.nodes, observed=self.observed)
         except Exception as exc:  # noqa: BLE001
             self.post_message(self.Minted(None, exc))
             return
@@ -345,6 +347,8 @@ class RotateGatewayScreen(TokenHandover, ModalScreen[bool]):
             if self.need_slot:
                 body.append("The console knows no live token of this gateway, so say which key slot the nodes "
                             "use now.\n")
+            elif self.observed:
+                body.append(f"The nodes report that their token comes from the {old} key.\n")
             else:
                 body.append(f"The nodes use a token from the {old} key (per this console's records).\n")
             if self.resumed is not None:

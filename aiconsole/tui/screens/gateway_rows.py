@@ -24,7 +24,7 @@ STATE_STYLES = {
 }
 
 COLUMNS = [
-    Column("name", "Gateway", min_width=12, max_width=24),
+    Column("name", "Gateway", min_width=19, max_width=28),
     Column("token", "Token", width=13, min_width=13),
     Column("expires", "Expires", width=13, min_width=13),
     Column("slot", "Slot", width=9, min_width=9, priority=1),

@@ -57,9 +57,10 @@ class GatewaysScreen(ConsoleScreen):
             self.rows, self.error, self.live = rows, error, live
 
     class KnownTokens(Message):
-        def __init__(self, gateway: str, known: dict, current_slot: str | None) -> None:
+        def __init__(self, gateway: str, known: dict, current_slot: str | None, node_slots: dict[str, str]) -> None:
             super().__init__()
             self.gateway, self.known, self.current_slot = gateway, known, current_slot
+            self.node_slots = node_slots
 
     class Regenerated(Message):
         def __init__(self, result, error: BaseException | None) -> None:
@@ -304,17 +305,18 @@ class GatewaysScreen(ConsoleScreen):
         status = self._need_row()
         if status is None:
             return
-        self.load_known(status.name, status.token.slot if status.token else None)
+        self.load_known(status.name, status.token.slot if status.token else None,
+                        {n.url: n.token_slot for n in status.nodes if n.token_slot})
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="gw-known")
-    def load_known(self, gateway: str, current_slot: str | None) -> None:
+    def load_known(self, gateway: str, current_slot: str | None, node_slots: dict[str, str]) -> None:
         try:
             service = self.service()
             known = {slot: service.known_tokens_from_slot(gateway, slot) for slot in ("primary", "secondary")}
         except Exception as exc:  # noqa: BLE001
             self.post_message(self.Regenerated(None, exc))
             return
-        self.post_message(self.KnownTokens(gateway, known, current_slot))
+        self.post_message(self.KnownTokens(gateway, known, current_slot, node_slots))
 
     def on_gateways_screen_known_tokens(self, message: KnownTokens) -> None:
         from aiconsole.tui.screens.gateway_regenerate import RegenerateKeyScreen
@@ -330,7 +332,7 @@ class GatewaysScreen(ConsoleScreen):
 
         self.app.push_screen(
             RegenerateKeyScreen(message.gateway, message.known, current_slot=message.current_slot,
-                                require_text=self._production_name()),
+                                require_text=self._production_name(), node_slots=message.node_slots),
             answered,
         )
 
