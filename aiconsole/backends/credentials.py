@@ -51,6 +51,21 @@ MODE_NAMES = {
 
 CACHE_NAME = "aiconsole"
 
+#: process-wide defaults, for callers that build credentials without knowing the UI (the
+#: adapter calls ``build_credential(connection)``): the TUI installs its modal here at start-up
+_default_prompts: dict[str, Any] = {"device_code": None, "secret": None}
+
+
+def set_default_prompts(*, device_code: DeviceCodePrompt | None = None, secret: Callable[[str], str] | None = None) -> None:
+    """Install the UI's device-code prompt and passphrase prompt for every later sign-in.
+
+    The TUI calls this once with callbacks that show a modal (from a worker thread they must
+    hand over to the UI thread, e.g. with ``App.call_from_thread``); the CLI leaves the defaults
+    (stderr / terminal).
+    """
+    _default_prompts["device_code"] = device_code
+    _default_prompts["secret"] = secret
+
 
 # -- the sandbox ----------------------------------------------------------------------------------
 
@@ -134,6 +149,23 @@ def principal_of(credential: Any, scope: str | None = None) -> str | None:
     except Exception:  # noqa: BLE001 - a label is not worth failing a write over
         return None
     return principal_from_claims(jwt_claims(token))
+
+
+def principal_for(connection, backend: Any) -> str | None:
+    """Who is acting through ``backend``: upn / preferred_username / appid from its token.
+
+    None for the sandbox (the journal then records the local user) or when the backend's
+    credential cannot be found or asked.
+    """
+    if connection.kind == "sandbox":
+        return None
+    credential = getattr(backend, "credential", None)
+    if credential is None:
+        config = getattr(getattr(backend, "client", None), "_config", None)
+        credential = getattr(config, "credential", None)
+    if credential is None:
+        return None
+    return principal_of(credential, management_scope(connection))
 
 
 # -- error mapping -----------------------------------------------------------------------------------
@@ -368,6 +400,8 @@ def build_credential(connection, *, device_code_prompt: DeviceCodePrompt | None 
     """
     if connection.kind == "sandbox":
         return SandboxCredential()
+    device_code_prompt = device_code_prompt or _default_prompts["device_code"]
+    secret_prompt = secret_prompt or _default_prompts["secret"]
     mode = connection.auth or "default"
     tenant = connection.tenant_id
     persistence, _ = cache_persistence()

@@ -35,28 +35,13 @@ def confirm_name(ctx) -> str | None:
     return getattr(ctx.args, "confirm", None)
 
 
-def _principal(ctx, connection, backend) -> str | None:
-    """Who is acting: the token's upn/preferred_username/appid, else None (the journal uses the local user)."""
-    if connection.kind == "sandbox":
-        return None
-    from aiconsole.backends.credentials import management_scope, principal_of
-
-    credential = getattr(backend, "credential", None)
-    if credential is None:
-        client = getattr(backend, "client", None)
-        config = getattr(client, "_config", None)
-        credential = getattr(config, "credential", None)
-    if credential is None:
-        return None
-    return principal_of(credential, management_scope(connection))
-
-
 def service_context(ctx, *, question: str | None = None) -> Any:
     """The ServiceContext for this CLI invocation, guards and journal included.
 
     ``question`` is what a terminal user is asked when ``--yes`` is missing; by default it is
     built from each write's action and target.
     """
+    from aiconsole.backends.credentials import principal_for
     from aiconsole.services.context import ServiceContext
 
     args = ctx.args
@@ -71,7 +56,7 @@ def service_context(ctx, *, question: str | None = None) -> Any:
         connection,
         backend=backend,
         journal=ctx.journal,
-        principal=_principal(ctx, connection, backend),
+        principal=principal_for(connection, backend),
         confirm_hook=confirm_hook,
     )
     context.default_confirm = confirm_name(ctx)

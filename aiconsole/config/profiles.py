@@ -37,6 +37,16 @@ def profile_names(path: Path | None = None) -> list[str]:
     return sorted(load_config(path).profiles)
 
 
+def profile_summaries(path: Path | None = None) -> list[dict[str, Any]]:
+    """One row per profile for pickers (the TUI's ``:ctx``): name, kind, target, flags, current."""
+    config = load_config(path)
+    in_effect = current_profile_name(None, config=config)
+    rows = [describe(n, p, current=config.current) for n, p in sorted(config.profiles.items())]
+    for row in rows:
+        row["in_effect"] = row["name"] == in_effect
+    return rows
+
+
 def current_profile_name(name: str | None = None, *, config: Config | None = None) -> str | None:
     """The profile in effect: the given name (flag), ``AICONSOLE_PROFILE``, or the file's ``current``."""
     if name:

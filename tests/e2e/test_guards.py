@@ -179,3 +179,29 @@ def test_profile_discover_against_the_sandbox(sandbox):
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert any(r["name"] == sandbox["service_name"] and r["resource_group"] == sandbox["resource_group"] for r in rows)
+
+
+def test_profile_check_names_what_is_wrong(sandbox, capsys):
+    from aiconsole.backends.connect import sandbox_connection
+    from aiconsole.config.check import check_connection
+    from aiconsole.domain.errors import NotFoundError
+
+    url = sandbox["management_url"]
+    assert run(capsys, "profile", "add", "sb", "--sandbox", url)[0] == 0
+    code, out, err = run(capsys, "profile", "check", "sb", "-o", "json")
+    assert code == 0, err
+    assert json.loads(out)["service"] == sandbox["service_name"]
+
+    gw = sandbox["gateways"][1]
+    assert run(capsys, "profile", "add", "edge", "--self-hosted", "--gateway", gw, "--of", "sb")[0] == 0
+    code, out, err = run(capsys, "profile", "check", "edge", "-o", "json")
+    assert code == 0 and json.loads(out)["gateway"], err
+
+    assert run(capsys, "profile", "add", "edge-typo", "--self-hosted", "--gateway", "gw-nowhere", "--of", "sb")[0] == 0
+    code, _, err = run(capsys, "profile", "check", "edge-typo")
+    assert code == 1 and "names gateway 'gw-nowhere'" in err, err
+
+    conn = sandbox_connection(url, profile="typo")
+    conn.service_name = "apim-does-not-exist"
+    with pytest.raises(NotFoundError, match="apim-does-not-exist.*does not exist"):
+        check_connection(conn)

@@ -61,6 +61,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.add_argument("name")
     rm.set_defaults(handler=_run_remove)
 
+    chk = ps.add_parser("check", help="sign in and read the service (and gateway) a profile names")
+    chk.add_argument("name", nargs="?", help="default: the profile in effect")
+    chk.set_defaults(handler=_run_check)
+
     disc = ps.add_parser(
         "discover",
         help="list the API Management services the signed-in principal can see",
@@ -229,6 +233,18 @@ def _run_remove(ctx) -> int:
         ctx.emit({"removed": ctx.args.name})
     else:
         ctx.emit(f"Removed profile '{ctx.args.name}'.")
+    return 0
+
+
+def _run_check(ctx) -> int:
+    from aiconsole.config.check import check_connection
+    from aiconsole.config.profiles import connection_for_profile
+
+    name = ctx.args.name or ctx.args.profile
+    connection = connection_for_profile(name)
+    if connection is None:
+        raise _usage("No profile is in effect.", "Name one: `aiconsole profile check NAME`.")
+    ctx.emit(check_connection(connection))
     return 0
 
 

@@ -129,3 +129,14 @@ def test_info_reports_profiles_and_keyring(capsys):
     paths.config_file().write_text("[profiles\n")
     data = json.loads(run(capsys, "info", "-o", "json")[1])
     assert "line 1" in data["profiles"]["error"]
+
+
+def test_profile_summaries_for_a_picker(capsys, monkeypatch):
+    from aiconsole.config.profiles import profile_summaries
+
+    _azure(capsys, "a")
+    _azure(capsys, "b")
+    monkeypatch.setenv("AICONSOLE_PROFILE", "b")
+    rows = {r["name"]: r for r in profile_summaries()}
+    assert rows["a"]["current"] and not rows["a"]["in_effect"]
+    assert rows["b"]["in_effect"] and not rows["b"]["current"]
