@@ -137,6 +137,29 @@ def subscription_from_json(item: dict[str, Any]) -> Subscription:
     )
 
 
+def product_from_json(item: dict[str, Any]) -> Product:
+    p = item.get("properties") or {}
+    return Product(name=item.get("name") or "", display_name=p.get("displayName"), description=p.get("description"),
+                   state=p.get("state"), subscription_required=p.get("subscriptionRequired"),
+                   approval_required=p.get("approvalRequired"), subscriptions_limit=p.get("subscriptionsLimit"))
+
+
+def user_from_json(item: dict[str, Any]) -> User:
+    p = item.get("properties") or {}
+    return User(name=item.get("name") or "", first_name=p.get("firstName"), last_name=p.get("lastName"),
+                email=p.get("email"), state=p.get("state"), registration_date=p.get("registrationDate"))
+
+
+def api_from_json(item: dict[str, Any]) -> Api:
+    p = item.get("properties") or {}
+    names = p.get("subscriptionKeyParameterNames") or {}
+    return Api(name=item.get("name") or "", display_name=p.get("displayName"), path=p.get("path"),
+               service_url=p.get("serviceUrl"), protocols=p.get("protocols") or [],
+               subscription_required=p.get("subscriptionRequired"), subscription_key_header=names.get("header"),
+               subscription_key_query=names.get("query"), api_type=p.get("type") or p.get("apiType"),
+               is_current=p.get("isCurrent"))
+
+
 def to_product(c: m.ProductContract, etag: str | None = None) -> Product:
     return Product(
         name=c.name,
@@ -263,8 +286,9 @@ class AzureApimBackend:
             raise HttpResponseError(response=response, error_format=ARMErrorFormat)
         return response.json()
 
-    def iter_subscription_pages(self, *, odata_filter: str | None = None, page_size: int = 100,
-                                concurrency: int = 8) -> Iterator[list[Subscription]]:
+    def _iter_pages(self, suffix: str, convert: Callable[[dict[str, Any]], T], *, what: str, action: str,
+                    odata_filter: str | None = None, page_size: int = 100, concurrency: int = 8,
+                    key: Callable[[T], str] = lambda item: item.name) -> Iterator[list[T]]:
         """The first page at once, then the rest fetched ``concurrency`` at a time by ``$skip``.
 
         ARM list APIs page by ``$top``/``$skip`` and say so in ``nextLink``; when they do, later
@@ -273,11 +297,9 @@ class AzureApimBackend:
         ends the walk. Servers whose ``nextLink`` is opaque are walked sequentially. Items are
         de-duplicated by name in case the collection shifts while we page.
         """
-        what = "list subscriptions"
-        action = f"{_RBAC}/subscriptions/read"
-        url = self._service_path("subscriptions")
+        url = self._service_path(suffix)
 
-        def fetch(skip: int | None = None, link: str | None = None) -> tuple[list[Subscription], str | None]:
+        def fetch(skip: int | None = None, link: str | None = None) -> tuple[list[T], str | None]:
             if link:
                 data = self._get_json(link)
             else:
@@ -287,20 +309,23 @@ class AzureApimBackend:
                 if skip:
                     params["$skip"] = skip
                 data = self._get_json(url, params)
-            items = [subscription_from_json(item) for item in data.get("value") or []]
-            return items, data.get("nextLink")
+            return [convert(item) for item in data.get("value") or []], data.get("nextLink")
 
         first, next_link = self._call(what, fetch, action=action)
-        seen = {s.name for s in first}
+        seen = {key(s) for s in first}
         yield first
+
+        def fresh_of(items: list[T]) -> list[T]:
+            out = [s for s in items if key(s) not in seen]
+            seen.update(key(s) for s in out)
+            return out
+
         if not next_link:
             return
         if "$skip=" not in next_link.lower() or concurrency <= 1:
             while next_link:
                 items, next_link = self._call(what, fetch, link=next_link, action=action)
-                fresh = [s for s in items if s.name not in seen]
-                seen.update(s.name for s in fresh)
-                if fresh:
+                if fresh := fresh_of(items):
                     yield fresh
             return
         from concurrent.futures import ThreadPoolExecutor
@@ -314,18 +339,25 @@ class AzureApimBackend:
                     window.append(pool.submit(self._call, what, fetch, next_skip, action=action))
                     next_skip += page_size
                 items, _ = window.pop(0).result()
-                fresh = [s for s in items if s.name not in seen]
-                seen.update(s.name for s in fresh)
+                fresh = fresh_of(items)
                 if len(items) < page_size:
                     done = True
                     for f in window:  # pages past the end: normally empty, kept if the list grew
-                        more, _ = f.result()
-                        extra = [s for s in more if s.name not in seen]
-                        seen.update(s.name for s in extra)
-                        fresh.extend(extra)
+                        fresh.extend(fresh_of(f.result()[0]))
                     window = []
                 if fresh:
                     yield fresh
+
+    def _list_all(self, suffix: str, convert: Callable[[dict[str, Any]], T], *, what: str, action: str,
+                  odata_filter: str | None = None) -> list[T]:
+        return [item for page in self._iter_pages(suffix, convert, what=what, action=action,
+                                                  odata_filter=odata_filter) for item in page]
+
+    def iter_subscription_pages(self, *, odata_filter: str | None = None, page_size: int = 100,
+                                concurrency: int = 8) -> Iterator[list[Subscription]]:
+        return self._iter_pages("subscriptions", subscription_from_json, what="list subscriptions",
+                                action=f"{_RBAC}/subscriptions/read", odata_filter=odata_filter,
+                                page_size=page_size, concurrency=concurrency)
 
     def get_subscription(self, sid: str) -> Subscription:
         obj, etag = self._call(f"read subscription '{sid}'", self.client.subscription.get, self.rg,
@@ -374,9 +406,7 @@ class AzureApimBackend:
 
     # -- catalogue -------------------------------------------------------------------------
     def list_products(self) -> list[Product]:
-        return [to_product(p) for p in self._call(
-            "list products", lambda: list(self.client.product.list_by_service(self.rg, self.service)),
-            action=f"{_RBAC}/products/read")]
+        return self._list_all("products", product_from_json, what="list products", action=f"{_RBAC}/products/read")
 
     def get_product(self, product_id: str) -> Product:
         obj, etag = self._call(f"read product '{product_id}'", self.client.product.get, self.rg, self.service,
@@ -390,18 +420,15 @@ class AzureApimBackend:
             action=f"{_RBAC}/products/apis/read")]
 
     def list_users(self, *, odata_filter: str | None = None) -> list[User]:
-        return [to_user(u) for u in self._call(
-            "list users", lambda: list(self.client.user.list_by_service(self.rg, self.service, filter=odata_filter)),
-            action=f"{_RBAC}/users/read")]
+        return self._list_all("users", user_from_json, what="list users", action=f"{_RBAC}/users/read",
+                              odata_filter=odata_filter)
 
     def get_user(self, user_id: str) -> User:
         return to_user(self._call(f"read user '{user_id}'", self.client.user.get, self.rg, self.service, user_id,
                                   action=f"{_RBAC}/users/read"))
 
     def list_apis(self) -> list[Api]:
-        return [to_api(a) for a in self._call(
-            "list APIs", lambda: list(self.client.api.list_by_service(self.rg, self.service)),
-            action=f"{_RBAC}/apis/read")]
+        return self._list_all("apis", api_from_json, what="list APIs", action=f"{_RBAC}/apis/read")
 
     def get_api(self, api_id: str) -> Api:
         return to_api(self._call(f"read API '{api_id}'", self.client.api.get, self.rg, self.service, api_id,

@@ -29,7 +29,7 @@ from aiconsole.policy.overrides import add_override, cleanup_expired, list_overr
 from aiconsole.policy.validate import raise_for_errors, validate_document
 from aiconsole.services.limits import LimitsService, ScopedLimit
 
-Edit = Callable[[str], str]
+Edit = Callable[[str, str], str]  # (text, form) -> new text
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$", re.I)
 
 
@@ -119,6 +119,13 @@ class PolicyConflictError(PreconditionFailedError):
         return unified_diff(self.edit.before, now, label=f"{self.edit.scope.label} (server)")
 
 
+def _raise_for_new_errors(before: str, after: str, fmt: str, what: str) -> None:
+    """Refuse an edit that introduces an error; problems the document already had (a ``{tpm}``
+    placeholder left by a template, say) are the author's and do not block unrelated edits."""
+    old = {str(p) for p in validate_document(before, form=fmt) if p.severity == "error"} if before else set()
+    raise_for_errors([p for p in validate_document(after, form=fmt) if str(p) not in old], what)
+
+
 def _limit_summary(sl: ScopedLimit | None, text: str | None = None, fmt: str = "xml") -> dict[str, Any]:
     if sl is None:
         return {}
@@ -161,8 +168,8 @@ class LimitWriter:
               locate: Callable[[list[ScopedLimit]], ScopedLimit | None] | None = None,
               override_id: str | None = None) -> PolicyEdit:
         doc, found = self.limits.limits_at(scope)
-        after = edit(doc.xml)
-        raise_for_errors(validate_document(after, form=doc.format), f"The edited {scope.label} policy")
+        after = edit(doc.xml, doc.format)
+        _raise_for_new_errors(doc.xml, after, doc.format, f"The edited {scope.label} policy")
         before_sl = locate(found) if locate else None
         after_found = LimitsService.limits_in(PolicyDocument(scope=scope, xml=after, format=doc.format, etag=None))
         after_sl = None
@@ -195,7 +202,7 @@ class LimitWriter:
             changes["calls"] = str(quota)
         idx = target.limit.index
         parts = [f"{k}={v}" for k, v in changes.items()]
-        return self._plan("limits.set", scope, lambda text: set_attributes(text, idx, changes),
+        return self._plan("limits.set", scope, lambda text, form: set_attributes(text, idx, changes, form=form),
                           f"Set {', '.join(parts)} on the {target.limit.policy} at {scope.label}",
                           locate=lambda ls: next((s for s in ls if s.limit.index == idx), None))
 
@@ -214,9 +221,9 @@ class LimitWriter:
         subject = chain.subject
         kind = chain.subject_kind
 
-        def edit(text: str) -> str:
+        def edit(text: str, form: str) -> str:
             return add_override(
-                text, idx, until=until,
+                text, idx, until=until, form=form,
                 subscription=subject if kind == "subscription" else None,
                 product=subject if kind == "product" else None,
                 tokens_per_minute=tpm, token_quota=quota, author=self.author, reason=reason,
@@ -226,7 +233,7 @@ class LimitWriter:
         # The id is fixed once so that re-applying after a 412 writes the same override.
         doc = self.limits.read(scope)
         override_id = add_override(
-            doc.xml, idx, until=until, subscription=subject if kind == "subscription" else None,
+            doc.xml, idx, until=until, form=doc.format, subscription=subject if kind == "subscription" else None,
             product=subject if kind == "product" else None, tokens_per_minute=tpm, token_quota=quota,
             author=self.author, reason=reason, now=now,
         ).id
@@ -246,7 +253,7 @@ class LimitWriter:
     def plan_remove_override(self, override_id: str) -> PolicyEdit:
         scope, sl = self.find_override(override_id)
         idx = sl.limit.index
-        return self._plan("limits.override.remove", scope, lambda text: remove_override(text, override_id),
+        return self._plan("limits.override.remove", scope, lambda text, form: remove_override(text, override_id, form=form),
                           f"Remove override {override_id} from the {sl.limit.policy} at {scope.label}",
                           locate=lambda ls: next((s for s in ls if s.limit.index == idx), None),
                           override_id=override_id)
@@ -262,7 +269,7 @@ class LimitWriter:
         for scope in by_scope.values():
             doc = self.limits.read(scope)
             expired = [o.id for o in list_overrides(doc.xml, form=doc.format) if not o.active_at(now)]
-            plans.append(self._plan("limits.cleanup", scope, lambda text: cleanup_expired(text, now)[0],
+            plans.append(self._plan("limits.cleanup", scope, lambda text, form: cleanup_expired(text, now, form=form)[0],
                                     f"Remove expired overrides {', '.join(expired)} at {scope.label}"))
         return plans
 
@@ -299,12 +306,12 @@ class LimitWriter:
         if current is None or current.etag != last["etag_after"]:
             raise PolicyConflictError(
                 PolicyEdit("limits.undo", scope, last["after"], last["before"], last["etag_after"], last["fmt"],
-                           lambda _t: last["before"], "Undo the last limit change", {}, {}),
+                           lambda _t, _f: last["before"], "Undo the last limit change", {}, {}),
                 current,
             )
         previous = last["before"]
         return PolicyEdit("limits.undo", scope, current.xml, previous, current.etag, current.format,
-                          lambda _t: previous, f"Undo: {last['description']}", {}, {})
+                          lambda _t, _f: previous, f"Undo: {last['description']}", {}, {})
 
 
 def _undo_path():
