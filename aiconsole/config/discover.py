@@ -21,11 +21,14 @@ def _resource_group(resource_id: str | None) -> str | None:
 
 def discover_services(*, sandbox: str | None = None, profile: str | None = None, subscription_id: str | None = None,
                       tenant_id: str | None = None, auth: str | None = None, client_id: str | None = None,
-                      management_url: str | None = None) -> list[dict[str, Any]]:
+                      management_url: str | None = None, credential: Any = None,
+                      **client_options: Any) -> list[dict[str, Any]]:
     """One row per service: name, resource group, location, SKU, gateway URL.
 
     The credential comes from (in order) ``--sandbox``, explicit ``--auth``/``--tenant-id``,
     the profile in effect when it is an azure profile, else ``az login`` (mode ``cli``).
+    ``credential`` and ``client_options`` (e.g. ``transport``) are for callers that already
+    hold them; the CLI passes neither.
     """
     from aiconsole.backends.connect import Connection, sandbox_connection
     from aiconsole.backends.credentials import build_credential, cli_device_code_prompt
@@ -56,7 +59,8 @@ def discover_services(*, sandbox: str | None = None, profile: str | None = None,
     sub = subscription_id or conn.subscription_id
     if not sub:
         raise UsageError("Which Azure subscription? Give --subscription-id ID.", "List yours with `az account list -o table`.")
-    credential = build_credential(conn, device_code_prompt=cli_device_code_prompt)
+    if credential is None:
+        credential = build_credential(conn, device_code_prompt=cli_device_code_prompt)
 
     from azure.core.exceptions import AzureError
     from azure.mgmt.apimanagement import ApiManagementClient
@@ -66,7 +70,7 @@ def discover_services(*, sandbox: str | None = None, profile: str | None = None,
     options: dict[str, Any] = {}
     if is_loopback_url(conn.management_url):
         options["enforce_https"] = False  # loopback only (the sandbox); see DESIGN.md §3
-    client = ApiManagementClient(credential, sub, base_url=conn.management_url)
+    client = ApiManagementClient(credential, sub, base_url=conn.management_url, **client_options)
     rows = []
     try:
         for svc in client.api_management_service.list(**options):

@@ -199,3 +199,16 @@ def test_wrapper_delegates_get_token_info():
 
     wrapped = FriendlyCredential(Inner(), "cli")
     assert wrapped.get_token_info(SCOPE).token and wrapped.principal() == "u@x"
+
+
+def test_ui_installed_device_code_prompt_is_used_by_default():
+    """The TUI installs its modal once; the adapter's ``build_credential(connection)`` then uses it."""
+    from aiconsole.backends.credentials import set_default_prompts
+
+    shown = []
+    set_default_prompts(device_code=lambda uri, code, expires: shown.append(code))
+    try:
+        build_credential(azure("device-code"), transport=FakeEntraID()).get_token(SCOPE)
+    finally:
+        set_default_prompts()
+    assert shown == ["ABCD-EFGH"]
