@@ -194,6 +194,14 @@ class GatewayStatus:
         return self.gateway.name
 
     @property
+    def slot_in_use(self) -> str | None:
+        """The key slot the nodes run: as every reporting node says, else the ledger's token."""
+        reported = {n.token_slot for n in self.nodes if n.token_slot}
+        if len(reported) == 1:
+            return next(iter(reported))
+        return self.token.slot if self.token is not None else None
+
+    @property
     def hint(self) -> str:
         if self.token is None:
             return UNKNOWN_TOKEN_HINT.replace("GW", self.name)

@@ -160,6 +160,11 @@ async def test_mint_validates_expiry_then_shows_masked_token_with_copy_and_revea
         await wait_until(pilot, lambda: isinstance(app.screen, MintTokenScreen), what="mint modal")
         modal = app.screen
         assert modal.slot == "secondary"  # the slot the current token does not use
+        await pilot.press("p")
+        assert modal.slot == "primary"
+        await pilot.press("right")
+        assert modal.slot == "secondary"
+        assert "◉ secondary" in str(modal.query_one("#mint-slot").render())
         expiry = modal.query_one("#mint-expiry")
         expiry.value = "45d"
         before = len(port.tokens_seen)

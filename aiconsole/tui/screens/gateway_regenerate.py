@@ -13,10 +13,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, RadioButton, RadioSet, Static
+from textual.widgets import Button, Input, Static
 
 from aiconsole.domain.text import sanitize
 from aiconsole.services.gateway_tokens import TokenRecord
+from aiconsole.tui.screens.gateway_token import SlotPicker
 
 
 def damage_text(gateway: str, slot: str, known: list[TokenRecord], current_slot: str | None,
@@ -59,8 +60,6 @@ class RegenerateKeyScreen(ModalScreen[tuple[str, str] | None]):
         border: thick $warning; background: $surface; padding: 0 1;
     }
     RegenerateKeyScreen #regen-title { text-style: bold; color: $warning; margin-bottom: 1; }
-    RegenerateKeyScreen RadioSet { layout: horizontal; height: auto; border: none; padding: 0; width: auto; }
-    RegenerateKeyScreen RadioSet RadioButton { width: auto; margin-right: 2; }
     RegenerateKeyScreen #regen-body { margin: 1 0; height: auto; }
     RegenerateKeyScreen #regen-typed { margin-bottom: 1; }
     RegenerateKeyScreen #regen-buttons { height: auto; align-horizontal: right; }
@@ -85,9 +84,7 @@ class RegenerateKeyScreen(ModalScreen[tuple[str, str] | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"⚠ Regenerate a key of gateway {sanitize(self.gateway)}?", id="regen-title", markup=False)
-            with RadioSet(id="regen-slot"):
-                yield RadioButton("primary", value=self.slot == "primary")
-                yield RadioButton("secondary", value=self.slot == "secondary")
+            yield SlotPicker(self.slot, id="regen-slot")
             yield Static(id="regen-body")
             if self.require:
                 yield Static(f"Type the service name '{self.require}' to confirm:", markup=False)
@@ -110,16 +107,13 @@ class RegenerateKeyScreen(ModalScreen[tuple[str, str] | None]):
         self.query_one("#regen-body", Static).update(
             damage_text(self.gateway, self.slot, self.known.get(self.slot, []), self.current_slot, self.node_slots))
 
-    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
-        self.slot = "primary" if event.index == 0 else "secondary"
+    def on_slot_picker_changed(self, event: SlotPicker.Changed) -> None:
+        self.slot = event.slot
         self._render_body()
 
     def action_slot(self, slot: str) -> None:
-        """``p``/``s`` pick the slot without tabbing to the radio buttons."""
-        buttons = list(self.query(RadioButton))
-        buttons[0 if slot == "primary" else 1].value = True
-        self.slot = slot
-        self._render_body()
+        """``p``/``s`` pick the slot wherever the focus is (except in the typed confirmation)."""
+        self.query_one(SlotPicker).slot = slot
 
     def _typed(self) -> str:
         return self.query_one("#regen-typed", Input).value.strip() if self.require else ""

@@ -20,14 +20,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Input, RadioButton, RadioSet, Static
+from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
 from aiconsole.domain.errors import AiconsoleError
 from aiconsole.domain.text import sanitize
 from aiconsole.services.gateway_rotation import GatewayRotation
 from aiconsole.telemetry.node_health import NodeHealth
-from aiconsole.tui.screens.gateway_token import HANDOVER_BINDINGS, TokenHandover, token_text
+from aiconsole.tui.screens.gateway_token import HANDOVER_BINDINGS, SlotPicker, TokenHandover, token_text
 
 POLL_ATTEMPTS = 90
 POLL_INTERVAL = 2.0
@@ -68,8 +68,6 @@ class RotateGatewayScreen(TokenHandover, ModalScreen[bool]):
     RotateGatewayScreen #rot-step { margin: 1 0 0 0; height: auto; }
     RotateGatewayScreen .rot-row { height: auto; }
     RotateGatewayScreen .rot-label { width: 22; text-style: bold; }
-    RotateGatewayScreen RadioSet { layout: horizontal; height: auto; border: none; padding: 0; width: auto; }
-    RotateGatewayScreen RadioSet RadioButton { width: auto; margin-right: 2; }
     RotateGatewayScreen #rot-expiry { width: 16; }
     RotateGatewayScreen #rot-body { height: auto; max-height: 18; }
     RotateGatewayScreen #rot-keys { color: $text-muted; height: auto; }
@@ -122,9 +120,7 @@ class RotateGatewayScreen(TokenHandover, ModalScreen[bool]):
             yield Static(id="rot-step")
             with Horizontal(classes="rot-row", id="rot-slot-row"):
                 yield Static("The nodes use now", classes="rot-label")
-                with RadioSet(id="rot-slot"):
-                    yield RadioButton("primary", value=True)
-                    yield RadioButton("secondary")
+                yield SlotPicker("primary", id="rot-slot")
             with Horizontal(classes="rot-row", id="rot-expiry-row"):
                 yield Static("New token lifetime", classes="rot-label")
                 yield Input("30d", id="rot-expiry", compact=True)
@@ -208,6 +204,7 @@ class RotateGatewayScreen(TokenHandover, ModalScreen[bool]):
         if message.plan is None:
             self.need_slot = True
             self.query_one("#rot-slot-row").display = True
+            self.query_one("#rot-slot", SlotPicker).focus()
         else:
             self.old_slot, self.new_slot = message.plan
         if message.phase == "deployed":
@@ -276,8 +273,7 @@ class RotateGatewayScreen(TokenHandover, ModalScreen[bool]):
         expiry = self.query_one("#rot-expiry", Input).value
         from_slot = None
         if self.need_slot:
-            pressed = self.query_one("#rot-slot", RadioSet).pressed_index
-            from_slot = "secondary" if pressed == 1 else "primary"
+            from_slot = self.query_one("#rot-slot", SlotPicker).slot
         self.step = "loading"
         self.message = ""
         self._paint()
@@ -320,7 +316,7 @@ class RotateGatewayScreen(TokenHandover, ModalScreen[bool]):
         self.workers.cancel_group(self, "gw-rotate")
         self.dismiss(self.step == "done")
 
-    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+    def on_slot_picker_changed(self, event: SlotPicker.Changed) -> None:
         self._paint()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -337,8 +333,7 @@ class RotateGatewayScreen(TokenHandover, ModalScreen[bool]):
         keys = ""
         old, new = self.old_slot, self.new_slot
         if self.need_slot and self.step == "plan":
-            pressed = self.query_one("#rot-slot", RadioSet).pressed_index
-            old = "secondary" if pressed == 1 else "primary"
+            old = self.query_one("#rot-slot", SlotPicker).slot
             new = "primary" if old == "secondary" else "secondary"
         if self.step == "loading":
             step.update(Text("Working…", style="italic"))

@@ -16,13 +16,59 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, RadioButton, RadioSet, Static
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Button, Input, Static
 
 from aiconsole.domain.errors import AiconsoleError
 from aiconsole.domain.text import sanitize
 from aiconsole.services.gateways import GatewayService, MintedToken, parse_expiry
 
 REVEAL_SECONDS = 15
+
+
+class SlotPicker(Widget, can_focus=True):
+    """``◉ primary  ○ secondary``: readable without colour, chosen with p/s or the arrows."""
+
+    BINDINGS = [
+        Binding("p", "pick('primary')", "Primary", show=False, id="slot.primary"),
+        Binding("s", "pick('secondary')", "Secondary", show=False, id="slot.secondary"),
+        Binding("left,right,space", "toggle", "Other slot", show=False, id="slot.toggle"),
+    ]
+
+    DEFAULT_CSS = """
+    SlotPicker { height: 1; width: auto; padding: 0 1 0 0; }
+    SlotPicker:focus { text-style: reverse; }
+    """
+
+    slot: reactive[str] = reactive("primary")
+
+    class Changed(Message):
+        def __init__(self, picker: "SlotPicker", slot: str) -> None:
+            super().__init__()
+            self.picker, self.slot = picker, slot
+
+    def __init__(self, slot: str = "primary", *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.set_reactive(SlotPicker.slot, slot)
+
+    def render(self) -> Text:
+        out = Text()
+        for name in ("primary", "secondary"):
+            chosen = name == self.slot
+            out.append(("◉ " if chosen else "○ ") + name, style="bold" if chosen else "dim")
+            out.append("  ")
+        out.append("(p/s)", style="dim")
+        return out
+
+    def action_pick(self, slot: str) -> None:
+        self.slot = slot
+
+    def action_toggle(self) -> None:
+        self.slot = "secondary" if self.slot == "primary" else "primary"
+
+    def watch_slot(self, slot: str) -> None:
+        self.post_message(self.Changed(self, slot))
 
 
 def token_text(token: MintedToken, *, revealed: bool, seconds_left: int = 0) -> Text:
@@ -106,6 +152,7 @@ class MintTokenScreen(TokenHandover, ModalScreen[MintedToken | None]):
 
     BINDINGS = [
         Binding("escape", "close", "Close", id="gwtoken.close"),
+        Binding("enter", "mint", "Mint", show=False, id="gwtoken.mint"),
         *HANDOVER_BINDINGS,
     ]
 
@@ -118,8 +165,6 @@ class MintTokenScreen(TokenHandover, ModalScreen[MintedToken | None]):
     MintTokenScreen #mint-title { text-style: bold; margin-bottom: 1; }
     MintTokenScreen .mint-row { height: auto; }
     MintTokenScreen .mint-label { width: 8; padding-top: 0; text-style: bold; }
-    MintTokenScreen RadioSet { layout: horizontal; height: auto; border: none; padding: 0; width: auto; }
-    MintTokenScreen RadioSet RadioButton { width: auto; margin-right: 2; }
     MintTokenScreen #mint-expiry { width: 16; }
     MintTokenScreen #mint-expiry-note { width: 1fr; padding-left: 1; color: $text-muted; }
     MintTokenScreen #mint-result { height: auto; max-height: 16; }
@@ -148,9 +193,7 @@ class MintTokenScreen(TokenHandover, ModalScreen[MintedToken | None]):
             yield Static(f"Mint an access token for gateway {sanitize(self.gateway)}", id="mint-title", markup=False)
             with Horizontal(classes="mint-row", id="mint-slot-row"):
                 yield Static("Slot", classes="mint-label")
-                with RadioSet(id="mint-slot"):
-                    yield RadioButton("primary", value=self.slot == "primary", id="slot-primary")
-                    yield RadioButton("secondary", value=self.slot == "secondary", id="slot-secondary")
+                yield SlotPicker(self.slot, id="mint-slot")
             with Horizontal(classes="mint-row", id="mint-expiry-row"):
                 yield Static("Expiry", classes="mint-label")
                 yield Input("30d", id="mint-expiry", compact=True)
@@ -165,7 +208,7 @@ class MintTokenScreen(TokenHandover, ModalScreen[MintedToken | None]):
         expiry = self.query_one("#mint-expiry", Input)
         if not getattr(self.app, "cursor_blink", True):
             expiry.cursor_blink = False
-        expiry.focus()
+        self.query_one(SlotPicker).focus()  # p/s pick the slot; tab moves to the expiry
         self._validate()
         self.set_interval(1.0, self.tick, name="mint-reveal")
 
@@ -187,8 +230,8 @@ class MintTokenScreen(TokenHandover, ModalScreen[MintedToken | None]):
         event.stop()
         self.action_mint()
 
-    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
-        self.slot = "primary" if event.index == 0 else "secondary"
+    def on_slot_picker_changed(self, event: SlotPicker.Changed) -> None:
+        self.slot = event.slot
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "mint-go":

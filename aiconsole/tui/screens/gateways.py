@@ -75,6 +75,7 @@ class GatewaysScreen(ConsoleScreen):
         self.loading = False
         self.failed = False
         self.busy = ""
+        self._live_timer = None
 
     # -- layout ----------------------------------------------------------------------------
     def compose_body(self) -> ComposeResult:
@@ -145,10 +146,15 @@ class GatewaysScreen(ConsoleScreen):
         self.post_message(self.Loaded(rows, None, live=True))
 
     def _schedule_live(self) -> None:
+        """One pending probe at most: a reload while one is scheduled replaces it."""
+        if self._live_timer is not None:
+            self._live_timer.stop()
+            self._live_timer = None
         if any(t.nodes or t.metrics_url for t in self.targets.values()):
-            self.set_timer(LIVE_INTERVAL, self._live_tick, name="gw-live")
+            self._live_timer = self.set_timer(LIVE_INTERVAL, self._live_tick, name="gw-live")
 
     def _live_tick(self) -> None:
+        self._live_timer = None
         if not self.is_current or self.loading:
             self._schedule_live()  # paused while hidden; try again later
             return
@@ -295,7 +301,7 @@ class GatewaysScreen(ConsoleScreen):
         if status is None:
             return
         # Default to the slot the current token does not use: minting there is the safe first step.
-        slot = "secondary" if status.token is not None and status.token.slot == "primary" else "primary"
+        slot = "secondary" if status.slot_in_use == "primary" else "primary"
         self.app.push_screen(
             MintTokenScreen(self.service, status.name, slot=slot, production_name=self._production_name()),
             lambda token: token is not None and self.action_reload(),
@@ -305,7 +311,7 @@ class GatewaysScreen(ConsoleScreen):
         status = self._need_row()
         if status is None:
             return
-        self.load_known(status.name, status.token.slot if status.token else None,
+        self.load_known(status.name, status.slot_in_use,
                         {n.url: n.token_slot for n in status.nodes if n.token_slot})
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="gw-known")
