@@ -117,7 +117,7 @@ class AzureProfile(_ProfileBase):
     @model_validator(mode="after")
     def _sp_needs_ids(self) -> "AzureProfile":
         if self.auth == "service-principal" and not (self.client_id and self.tenant_id):
-            raise ValueError("auth = \"service-principal\" needs client_id and tenant_id")
+            raise ValueError("service-principal sign-in needs client_id and tenant_id (--client-id, --tenant-id)")
         return self
 
 

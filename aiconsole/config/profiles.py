@@ -138,12 +138,14 @@ def add_profile(name: str, fields: dict[str, Any], *, make_current: bool | None 
                 path: Path | None = None) -> None:
     """Add profile ``name`` with ``fields`` (must include ``kind``); validated before writing.
 
-    The first profile becomes ``current`` unless ``make_current`` says otherwise.
+    When no profile is ``current`` yet, the new one becomes current unless ``make_current`` is False.
     """
     import tomlkit
 
     if not valid_profile_name(name):
         raise UsageError(f"'{name}' is not a valid profile name.", "Use letters, digits, '.', '_' and '-' (up to 64).")
+    fields = {k: v for k, v in fields.items() if v is not None and v != [] and v != {}}
+    check_new_profile(name, fields)
     with edit_config(path) as doc:
         profiles = doc.get("profiles")
         if profiles is None:
@@ -151,6 +153,13 @@ def add_profile(name: str, fields: dict[str, Any], *, make_current: bool | None 
             doc["profiles"] = profiles
         if name in profiles and not replace:
             raise ConfigError(f"A profile named '{name}' already exists.", f"Remove it first: `aiconsole profile remove {name}`.")
+        if fields.get("kind") == "self-hosted":
+            parent = profiles.get(fields.get("of"))
+            if parent is None or parent.get("kind") == "self-hosted":
+                raise UsageError(
+                    f"Cannot add profile '{name}': --of must name an azure or sandbox profile, and '{fields.get('of')}' is not one.",
+                    "Nothing was written. List profiles with `aiconsole profile list`.",
+                )
         table = tomlkit.table()
         for key, value in fields.items():
             if value is None or value == [] or value == {}:
@@ -160,6 +169,31 @@ def add_profile(name: str, fields: dict[str, Any], *, make_current: bool | None 
         first = doc.get("current") is None
         if make_current or (make_current is None and first):
             doc["current"] = name
+
+
+#: profile fields whose CLI option is not simply --field-name
+_OPTION = {"url": "--sandbox", "metrics_url": "--metrics", "nodes": "--node",
+           "app_insights_resource_id": "--app-insights", "log_analytics_workspace_id": "--log-analytics"}
+
+
+def check_new_profile(name: str, fields: dict[str, Any]) -> None:
+    """Validate a profile before it goes near the file, naming the offending option.
+
+    Without this, a bad option would be reported as "the config file is invalid", which is
+    true of the file we would have written, not of the one on disk.
+    """
+    from pydantic import TypeAdapter, ValidationError
+
+    from aiconsole.config.model import Profile
+
+    try:
+        TypeAdapter(Profile).validate_python(fields)
+    except ValidationError as exc:
+        err = exc.errors(include_input=False, include_url=False)[0]
+        where = [str(p) for p in err["loc"] if isinstance(p, str) and p != fields.get("kind")]
+        msg = str(err["msg"]).removeprefix("Value error, ").rstrip(".")
+        option = f"{_OPTION.get(where[-1], '--' + where[-1].replace('_', '-'))}: " if where else ""
+        raise UsageError(f"Cannot add profile '{name}': {option}{msg}.", "Nothing was written.") from None
 
 
 def remove_profile(name: str, *, path: Path | None = None) -> None:

@@ -77,12 +77,13 @@ def validate(data: dict[str, Any], text: str, path: Path):
         keys = _data_path(data, err["loc"])
         line = line_for(text, keys)
         where = ".".join(keys) or "top level"
-        msg = str(err["msg"]).removeprefix("Value error, ")
+        msg = str(err["msg"]).removeprefix("Value error, ").rstrip(".")
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise ConfigError(f"The config file {path} is invalid at line {line} ({where}): {msg}{more}.", _FIX_BY_HAND) from None
     problems = reference_problems(config)
     if problems:
         keys, msg = problems[0]
+        msg = msg.rstrip(".")
         raise ConfigError(f"The config file {path} is invalid at line {line_for(text, keys)}: {msg}.", _FIX_BY_HAND)
     return config
 
@@ -115,6 +116,8 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str, ...]:
             node = node[part]
         elif isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
+        elif isinstance(node, dict) and node.get("kind") == part:
+            continue  # the discriminator's tag, not a key
         elif i == len(loc) - 1 and isinstance(part, str):
             out.append(part)  # a missing field: point at its table
     return tuple(out)

@@ -10,7 +10,7 @@ from aiconsole.config import paths
 from aiconsole.config.model import AzureProfile, SandboxProfile, SelfHostedProfile
 from aiconsole.config.profiles import add_profile, remove_profile, set_profile_field, use_profile
 from aiconsole.config.store import atomic_write, line_for, load_config
-from aiconsole.domain.errors import ConfigError
+from aiconsole.domain.errors import AiconsoleError, ConfigError
 
 AZURE = {
     "kind": "azure",
@@ -97,15 +97,16 @@ def test_self_hosted_parent_cannot_be_removed():
         ({"kind": "sandbox", "url": "http://10.0.0.5:8000"}, "plain HTTP"),
         ({**AZURE, "auth": "service-principal"}, "client_id"),
         ({**AZURE, "auth": "password"}, "auth"),
-        ({"kind": "self-hosted", "gateway": "gw", "of": "nothing"}, "does not exist"),
+        ({"kind": "self-hosted", "gateway": "gw", "of": "nothing"}, "--of must name"),
     ],
 )
 def test_invalid_profiles_are_refused_and_nothing_is_written(fields, words):
     add_profile("dev", {"kind": "sandbox", "url": "http://127.0.0.1:1"})
     before = paths.config_file().read_bytes()
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(AiconsoleError) as err:
         add_profile("bad", fields)
-    assert words in err.value.message
+    assert words in err.value.message and err.value.exit_code == 2
+    assert "config file" not in err.value.message  # the file on disk is fine; the option is not
     assert paths.config_file().read_bytes() == before
 
 
