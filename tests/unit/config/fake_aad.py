@@ -41,7 +41,9 @@ class _Response(HttpResponse):
 class FakeEntraID(HttpTransport):
     """Answers discovery, device code and token requests; records what was asked."""
 
-    def __init__(self, claims: dict | None = None, *, token_error: str | None = None, imds_down: bool = False) -> None:
+    def __init__(self, claims: dict | None = None, *, token_error: str | None = None, imds_down: bool = False,
+                 expires_in: int = 3600) -> None:
+        self.expires_in = expires_in
         self.seen: list[tuple[str, str]] = []
         self.claims = claims or {"upn": "oncall@contoso.com"}
         self.token_error = token_error
@@ -101,7 +103,8 @@ class FakeEntraID(HttpTransport):
                 "preferred_username": self.claims.get("upn", "someone@contoso.com"), "ver": "2.0",
             })
             return _Response(request, 200, {
-                "token_type": "Bearer", "access_token": jwt(self.claims), "expires_in": 3600, "ext_expires_in": 3600,
+                "token_type": "Bearer", "access_token": jwt(self.claims), "expires_in": self.expires_in,
+                "ext_expires_in": self.expires_in,
                 "id_token": id_token, "client_info": b64url({"uid": "oid-1", "utid": TENANT_GUID}),
                 "scope": "https://management.azure.com/.default",
             })

@@ -212,3 +212,14 @@ def test_ui_installed_device_code_prompt_is_used_by_default():
     finally:
         set_default_prompts()
     assert shown == ["ABCD-EFGH"]
+
+
+def test_expiring_device_code_token_prompts_again_mid_session():
+    """No refresh token and a token about to expire: the next call signs in again through the
+    same prompt (the TUI's modal) instead of failing the operation."""
+    shown = []
+    aad = FakeEntraID(expires_in=30)  # inside azure-identity's refresh window
+    cred = build_credential(azure("device-code"), device_code_prompt=lambda u, c, e: shown.append(c), transport=aad)
+    cred.get_token(SCOPE)
+    cred.get_token(SCOPE)
+    assert len(shown) == 2
