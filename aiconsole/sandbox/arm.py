@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aiconsole.sandbox import arm_catalog, arm_gateways, arm_policies, arm_subscriptions
+from aiconsole.sandbox import arm_backends, arm_catalog, arm_gateways, arm_policies, arm_subscriptions
 from aiconsole.sandbox.arm_common import API_VERSION, ArmError, Call, from_state_error
 from aiconsole.sandbox.clock import parse_instant
 from aiconsole.sandbox.faults import FaultsError
@@ -60,7 +60,7 @@ class Router:
 
 def build_router() -> Router:
     router = Router()
-    for module in (arm_catalog, arm_subscriptions, arm_policies, arm_gateways):
+    for module in (arm_backends, arm_catalog, arm_subscriptions, arm_policies, arm_gateways):  # arm_backends first: full backend shapes
         for method, template, handler in module.ROUTES:
             router.add(method, template, handler)
     return router

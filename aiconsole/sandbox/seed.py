@@ -319,6 +319,11 @@ def build_state(
     _build_policies(state)
     _build_gateways(state, random.Random(f"gateways:{seed}"))
     _build_misc(state)
+    from aiconsole.sandbox.seed_backends import add_backends
+    from aiconsole.sandbox.seed_posture import add_posture_apis
+
+    add_backends(state)  # model deployments, a priority pool with breakers (issue #11)
+    add_posture_apis(state)  # APIs with every authentication posture (issue #11)
     _special_subscriptions(state, rng, users, anchor, subscriptions)
     _bulk_subscriptions(state, rng, users, max(0, subscriptions - len(state.subscriptions)), anchor)
     return state
