@@ -50,6 +50,7 @@ class GatewayExtension:
         # ``model_latency_scale`` (not a CLI flag): 0 removes the synthetic model's delay in tests.
         scale = float(options.get("model_latency_scale", 1.0))
         self.pipeline = GatewayPipeline(state, self.store, engine=self.engine, node=self.node, latency_scale=scale)
+        self.store.gauge_providers.append(self.pipeline.pools.gauges)  # per-backend 429s/5xx, breakers
         self.traffic: Any = None
         self.traffic_wanted = bool(options.get("traffic"))
         self.rps = float(options["rps"]) if options.get("rps") is not None else DEFAULT_RPS

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiconsole.sandbox.gateway import responses, synthetic
+from aiconsole.sandbox.gateway.backends_pool import BackendPools
 from aiconsole.sandbox.gateway.chain import BrokenPolicy, PolicyDoc
 from aiconsole.sandbox.gateway.context import RequestInfo
 from aiconsole.sandbox.gateway.engine import PolicyEngine, Refusal, Usage
@@ -61,6 +62,7 @@ class GatewayPipeline:
         self.router = Router(state)
         self.latency_scale = latency_scale
         self.node = node
+        self.pools = BackendPools(state)  # backends, priority pools and circuit breakers
 
     async def handle(self, req: IncomingRequest) -> Outcome:
         served = ServedRequest(ts=self.state.clock.time(), status=500)
@@ -133,7 +135,14 @@ class GatewayPipeline:
             return self._refused(refusal), replace(
                 served, throttle_reason=refusal.reason, throttle_policy=refusal.policy, throttle_scope=refusal.scope)
         # ---- backend ----
-        outcome = await self._backend(req, route, chat, bad, prompt)
+        docs = self._docs(info)
+        lease = self.pools.acquire([d.text for d in docs], prompt + synthetic.completion_tokens(chat, prompt)) if chat else None
+        if lease is not None and lease.refusal is not None:
+            outcome = Outcome(lease.refusal[0], lease.refusal[1], dict(lease.refusal[2]))
+        else:
+            outcome = await self._backend(req, route, chat, bad, prompt)
+            if lease is not None:
+                self.pools.finish(lease, outcome.status)
         usage = None
         if outcome.status == 200 and chat is not None:
             usage = Usage(prompt, synthetic.completion_tokens(chat, prompt))
