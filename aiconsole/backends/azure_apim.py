@@ -511,6 +511,28 @@ class AzureApimBackend:
                            self.rg, self.service, gateway_id, params, action=f"{_RBAC}/gateways/token/action")
         return token.value or ""
 
+    # -- named values and backends (issue #11: authentication posture, backend pools) ------
+    def list_named_values(self) -> list:
+        """Named values without their values: only secret / Key Vault / plain is kept."""
+        from aiconsole.domain.gateway_config import named_value_from_json
+
+        return self._list_all("namedValues", named_value_from_json, what="list named values",
+                              action=f"{_RBAC}/namedValues/read")
+
+    def list_backends(self) -> list:
+        """Backends with pools, circuit-breaker rules and credentials (names and references only)."""
+        from aiconsole.domain.gateway_config import backend_from_json
+
+        return self._list_all("backends", backend_from_json, what="list backends", action=f"{_RBAC}/backends/read")
+
+    def get_backend(self, backend_id: str):
+        from aiconsole.domain.gateway_config import backend_from_json
+
+        url = self._service_path(f"backends/{backend_id}")
+        data = self._call(f"read backend '{backend_id}'", self._get_json, url,
+                          {"api-version": self.client._config.api_version}, action=f"{_RBAC}/backends/read")
+        return backend_from_json(data)
+
 
 def _credential_for(connection):
     if connection.kind == "sandbox":
