@@ -105,6 +105,12 @@ register_screen("limits", "aiconsole.tui.screens.limits:LimitsScreen",
 register_binding_class("aiconsole.tui.screens.limit_chain:EffectiveChainScreen")
 register_binding_class("aiconsole.tui.screens.limit_diff:DiffPreviewScreen")
 register_binding_class("aiconsole.tui.screens.limit_diff:ConflictScreen")
+register_screen("top", "aiconsole.tui.screens.top:TopScreen", "live tokens/min per subscription against its limit",
+                aliases=("live",))
+register_screen("429", "aiconsole.tui.screens.throttling:ThrottlingScreen", "who is throttled now, and why",
+                aliases=("throttling", "throttled"))
+register_binding_class("aiconsole.tui.screens.sub_live:SubscriptionLiveScreen")
+register_binding_class("aiconsole.tui.screens.sub_live:OverrideForm")
 register_screen("gw", "aiconsole.tui.screens.gateways:GatewaysScreen",
                 "self-hosted gateways: health, token expiry, keys", aliases=("gateways", "gateway"))
 register_binding_class("aiconsole.tui.screens.gateway_token:MintTokenScreen")
