@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
+from textual.css.query import NoMatches
+
 from aiconsole.backends.connect import Connection
 from aiconsole.tui.app import AiConsoleApp
 from aiconsole.tui.clock import FrozenClock
@@ -49,3 +51,18 @@ async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 10.0
 
 def notifications(app) -> list[str]:
     return [f"{n.title} {n.message}" for n in app._notifications]
+
+
+def has_rows(screen, kind) -> bool:
+    """The screen is ``kind``, composed, and its table has rows (False while it is still mounting)."""
+    if not isinstance(screen, kind):
+        return False
+    try:
+        return len(screen.table.model) > 0
+    except NoMatches:
+        return False
+
+
+def showing(app, kind) -> bool:
+    """``app.screen`` is a ``kind`` that has finished mounting (its widgets exist)."""
+    return isinstance(app.screen, kind) and app.screen.is_mounted

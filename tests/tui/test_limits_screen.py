@@ -17,9 +17,10 @@ from aiconsole.tui.screens.limit_diff import ConflictScreen, DiffPreviewScreen
 from aiconsole.tui.screens.limit_forms import LimitEditForm, OverrideForm
 from aiconsole.tui.screens.limits import LimitsScreen
 from tests.sandbox_fixture import start_sandbox
-from tests.tui.helpers import SIZES, wait_until
+from tests.tui.helpers import SIZES, has_rows, showing, wait_until
 
 pytestmark = pytest.mark.anyio
+
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def policy_text(sandbox, scope: str) -> str:
 
 async def loaded(pilot) -> LimitsScreen:
     app = pilot.app
-    await wait_until(pilot, lambda: isinstance(app.screen, LimitsScreen) and len(app.screen.table.model) > 0,
+    await wait_until(pilot, lambda: has_rows(app.screen, LimitsScreen),
                      timeout=20, what="limits to load")
     return app.screen
 
@@ -77,7 +78,7 @@ async def test_edit_goes_through_the_diff_preview_and_writes(sandbox):
         screen = await loaded(pilot)
         await select(pilot, screen, "product:premium")
         await pilot.press("e")
-        await wait_until(pilot, lambda: isinstance(app.screen, LimitEditForm), what="edit form")
+        await wait_until(pilot, lambda: showing(app, LimitEditForm), what="edit form")
         form = app.screen
         tpm = form.query_one("#tpm")
         tpm.value = "-5"
@@ -87,7 +88,7 @@ async def test_edit_goes_through_the_diff_preview_and_writes(sandbox):
         tpm.value = "123456"
         await pilot.pause()
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, DiffPreviewScreen), what="diff preview")
+        await wait_until(pilot, lambda: showing(app, DiffPreviewScreen), what="diff preview")
         assert 'tokens-per-minute="123456"' in str(app.screen.query_one("#diff-text").render())
         await pilot.press("y")
         await wait_until(pilot, lambda: 'tokens-per-minute="123456"' in policy_text(sandbox, "product:premium"),
@@ -102,19 +103,18 @@ async def test_override_from_the_chain_of_a_subscription(sandbox):
     async with app.run_test(size=(120, 40)) as pilot:
         await loaded(pilot)
         app.run_command(f"limits {sid}")
-        await wait_until(pilot, lambda: isinstance(app.screen, EffectiveChainScreen)
-                         and len(app.screen.table.model) > 0, timeout=20, what="the chain")
+        await wait_until(pilot, lambda: has_rows(app.screen, EffectiveChainScreen), timeout=20, what="the chain")
         chain = app.screen
         binding = next(r for r in chain.table.model.rows() if r.cells[0] == "◀")
         await pilot.press("o")
-        await wait_until(pilot, lambda: isinstance(app.screen, OverrideForm), what="override form")
+        await wait_until(pilot, lambda: showing(app, OverrideForm), what="override form")
         form = app.screen
         assert form.value("subject") == sid
         form.query_one("#tpm").value = "50000"
         form.query_one("#reason").value = "INC-7 pilot"
         await pilot.pause()
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, DiffPreviewScreen), what="diff preview")
+        await wait_until(pilot, lambda: showing(app, DiffPreviewScreen), what="diff preview")
         assert "aiconsole-override" in str(app.screen.query_one("#diff-text").render())
         await pilot.press("y")
         await wait_until(pilot, lambda: isinstance(app.screen, EffectiveChainScreen)
@@ -129,11 +129,11 @@ async def test_a_concurrent_change_opens_the_conflict_screen_and_reapply_keeps_b
         screen = await loaded(pilot)
         await select(pilot, screen, "product:trial")
         await pilot.press("e")
-        await wait_until(pilot, lambda: isinstance(app.screen, LimitEditForm), what="edit form")
+        await wait_until(pilot, lambda: showing(app, LimitEditForm), what="edit form")
         app.screen.query_one("#tpm").value = "7777"
         await pilot.pause()
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, DiffPreviewScreen), what="diff preview")
+        await wait_until(pilot, lambda: showing(app, DiffPreviewScreen), what="diff preview")
 
         other = sandbox_connection(sandbox["management_url"]).backend()
         doc = other.get_policy(PolicyScope.parse("product:trial"))
@@ -141,10 +141,10 @@ async def test_a_concurrent_change_opens_the_conflict_screen_and_reapply_keeps_b
                          etag=doc.etag)
 
         await pilot.press("y")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConflictScreen), what="the 412 screen")
+        await wait_until(pilot, lambda: showing(app, ConflictScreen), what="the 412 screen")
         assert "someone else" in str(app.screen.query_one("#conflict-server").render())
         await pilot.press("r")
-        await wait_until(pilot, lambda: isinstance(app.screen, DiffPreviewScreen), what="a fresh preview")
+        await wait_until(pilot, lambda: showing(app, DiffPreviewScreen), what="a fresh preview")
         await pilot.press("y")
         await wait_until(pilot, lambda: 'tokens-per-minute="7777"' in policy_text(sandbox, "product:trial"),
                          what="the re-applied write")
@@ -175,8 +175,7 @@ def test_snapshot_chain(pristine, snap_compare):
     async def run_before(pilot):
         await loaded(pilot)
         pilot.app.run_command(f"limits {pristine['noisy_subscription']}")
-        await wait_until(pilot, lambda: isinstance(pilot.app.screen, EffectiveChainScreen)
-                         and len(pilot.app.screen.table.model) > 0, timeout=20, what="the chain")
+        await wait_until(pilot, lambda: has_rows(pilot.app.screen, EffectiveChainScreen), timeout=20, what="the chain")
         await pilot.pause()
 
     assert snap_compare(make_app(pristine), terminal_size=(80, 24), run_before=run_before)
