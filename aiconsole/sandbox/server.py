@@ -327,6 +327,7 @@ def build_sandbox(
     extensions: bool = True,
 ) -> Sandbox:
     """Seed a world, apply fault options, and install every available extension."""
+    from aiconsole.sandbox.clock import Clock, parse_instant
     from aiconsole.sandbox.faults import Faults
     from aiconsole.sandbox.seed import build_state
 
@@ -340,7 +341,10 @@ def build_sandbox(
         arm_throttle_rate=float(options.get("arm_throttle_rate") or 0.0),
         retry_after_seconds=int(options.get("retry_after_seconds") or 5),
     )
-    state = build_state(seed, subscriptions, faults=faults)
+    clock = Clock()
+    if options.get("clock_start"):
+        clock.set(parse_instant(str(options["clock_start"])))
+    state = build_state(seed, subscriptions, faults=faults, clock=clock)
     sandbox = Sandbox(state, host=host, port=port, options={**options, "seed": seed, "subscriptions": subscriptions})
     if extensions:
         sandbox.install_extensions()

@@ -47,6 +47,16 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _instant(text: str) -> str:
+    from aiconsole.sandbox.clock import parse_instant
+
+    try:
+        parse_instant(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an ISO 8601 instant") from None
+    return text
+
+
 def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
     """The sandbox's options; ``aiconsole demo`` can reuse them."""
     p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
@@ -54,6 +64,9 @@ def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1, help="seed of the simulated world (default 1)")
     p.add_argument("--subscriptions", type=_non_negative_int, default=200, metavar="N",
                    help="number of subscriptions to seed (default 200)")
+    p.add_argument("--clock-start", metavar="ISO", type=_instant, default=None,
+                   help="start the sandbox clock at this UTC instant (e.g. 2026-01-05T09:00:00Z) so that "
+                   "seeded dates are identical on every run; the clock then runs normally")
     faults = p.add_argument_group("faults (also settable at run time: POST {management_url}/_sandbox/faults)")
     faults.add_argument("--latency-ms", type=_non_negative_float, default=0.0, help="added latency per request")
     faults.add_argument("--error-rate", type=_rate, default=0.0, help="share of requests answered with a 500")
@@ -91,6 +104,7 @@ def sandbox_options(args: argparse.Namespace) -> dict:
         "rps": args.rps,
         "node_of": args.node_of,
         "node_token": args.node_token,
+        "clock_start": args.clock_start,
     }
 
 
