@@ -1,0 +1,107 @@
+"""Backends end to end: ARM backend operations with the real SDK, and a breaker that trips and recovers.
+
+Traffic is driven by explicit requests; time moves only through ``POST /_sandbox/clock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+from azure.mgmt.apimanagement import models as m
+
+from aiconsole.backends.connect import sandbox_connection
+from aiconsole.cli.main import main
+from tests.sandbox_fixture import sdk_client, start_sandbox
+
+BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 200}  # ~306 tokens
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    info, stop = start_sandbox(subscriptions=12, seed=7, traffic=False)
+    yield info
+    stop()
+
+
+def clock(sandbox, **body) -> datetime:
+    r = httpx.post(f"{sandbox['management_url']}/_sandbox/clock", json=body)
+    r.raise_for_status()
+    return datetime.fromisoformat(r.json()["now"].replace("Z", "+00:00"))
+
+
+def backends(sandbox) -> dict[str, dict]:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["--sandbox", sandbox["management_url"], "-o", "json", "backends", "list"]) == 0
+    return {row["name"]: row for row in json.loads(out.getvalue())}
+
+
+def test_list_shows_pools_members_and_breaker_rules(sandbox):
+    rows = backends(sandbox)
+    pool = rows["aoai-pool"]
+    assert pool["type"] == "Pool"
+    assert [(x["backend"], x["priority"], x["weight"]) for x in pool["members"]] == [
+        ("aoai-westeurope-ptu", 1, 1), ("aoai-swedencentral-paygo", 2, 1)]
+    rule = rows["aoai-westeurope-ptu"]["circuit_breaker"][0]
+    assert rule["failure_condition"] == "3 × 429, 500-599 in PT1M"
+    assert rule["trip_duration"] == "PT1M" and rule["accept_retry_after"] is True
+    assert rows["aoai-westeurope-ptu"]["pools"] == ["aoai-pool"]
+    assert rows["aoai-swedencentral-paygo"]["credentials"]["headers"] == {"api-key": "{{aoai-paygo-key}}"}
+
+
+def test_breaker_trips_fails_over_and_recovers(sandbox):
+    key = sandbox_connection(sandbox["management_url"]).backend().list_secrets("platform-all-apis").primary_key
+    now = clock(sandbox)
+    clock(sandbox, set=(now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1)).isoformat())
+    url = f"{sandbox['gateway_url']}/chat/chat/completions"
+
+    def call() -> int:
+        return httpx.post(url, json=BODY, headers={"api-key": key.get_secret_value()}).status_code
+
+    statuses = [call() for _ in range(10)]
+    # PTU capacity (1,200 tokens/min) serves three, answers 429 three times, trips; the pool fails over.
+    assert statuses[:6] == [200, 200, 200, 429, 429, 429]
+    assert statuses[6:] == [200] * 4
+    rows = backends(sandbox)
+    ptu, paygo = rows["aoai-westeurope-ptu"], rows["aoai-swedencentral-paygo"]
+    assert ptu["state"] == "tripped" and ptu["health"]["tripped"] and ptu["health"]["429"] == 3
+    assert ptu["health"]["trips"] == 1 and 0 < ptu["health"]["trip_seconds_left"] <= 60
+    assert paygo["health"]["responses"] == {"200": 4} and paygo["state"] == "ok"
+
+    clock(sandbox, advance_seconds=61)  # Retry-After honoured: the breaker closes, a new minute starts
+    assert call() == 200
+    rows = backends(sandbox)
+    ptu = rows["aoai-westeurope-ptu"]
+    assert not ptu["health"]["tripped"] and ptu["health"]["responses"]["200"] == 4
+    assert ptu["state"] == "failing"  # recovered, its earlier 429s still counted
+
+
+def test_arm_backend_operations_with_the_sdk(sandbox):
+    client = sdk_client(sandbox)
+    rg, svc = sandbox["resource_group"], sandbox["service_name"]
+    prefix = f"/subscriptions/{sandbox['subscription_id']}/resourceGroups/{rg}/providers/Microsoft.ApiManagement/service/{svc}"
+    rule = m.CircuitBreakerRule(
+        name="r", failure_condition=m.CircuitBreakerFailureCondition(
+            count=2, interval="PT30S", status_code_ranges=[m.FailureStatusCodeRange(min=500, max=599)]),
+        trip_duration="PT10S", accept_retry_after=False)
+    single = m.BackendContract(url="https://x.example/openai", protocol="http", title="x",
+                               circuit_breaker=m.BackendCircuitBreaker(rules=[rule]))
+    created = client.backend.create_or_update(rg, svc, "x-single", single)
+    assert created.circuit_breaker.rules[0].failure_condition.count == 2
+    pool = m.BackendContract(type_properties_type="Pool", pool=m.BackendBaseParametersPool(services=[
+        m.BackendPoolItem(id=f"{prefix}/backends/x-single", priority=1, weight=3)]))
+    got = client.backend.create_or_update(rg, svc, "x-pool", pool)
+    assert got.type_properties_type == "Pool" and got.pool.services[0].weight == 3
+    etag = client.backend.get_entity_tag(rg, svc, "x-pool")
+    assert etag
+    with pytest.raises(Exception):  # a member of a pool cannot be deleted
+        client.backend.delete(rg, svc, "x-single", if_match="*")
+    client.backend.delete(rg, svc, "x-pool", if_match="*")
+    client.backend.delete(rg, svc, "x-single", if_match="*")
+    names = {b.name for b in client.backend.list_by_service(rg, svc)}
+    assert "x-pool" not in names and "aoai-pool" in names
