@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rotate.add_argument("--filter", dest="expr", metavar="EXPR",
                         help="bulk: product:ID owner:USER state:S name~TEXT (combine with spaces or commas)")
     rotate.add_argument("--dry-run", action="store_true", help="with --filter: print what would change")
-    rotate.add_argument("--concurrency", type=int, default=8, metavar="N", help="with --filter: parallel requests (8)")
+    rotate.add_argument("--concurrency", type=int, default=8, choices=range(1, 33), metavar="N",
+                        help="with --filter: parallel requests (8; 1-32)")
     rotate.add_argument("--max-writes-per-second", type=float, default=10.0, metavar="R",
                         help="with --filter: ARM write budget (10/s after a burst of 200; 0 = only honour 429)")
     rotate.add_argument("--restart", action="store_true",
@@ -136,6 +137,12 @@ def run_two_slot(ctx) -> int:
     tty = sys.stdin.isatty() and sys.stderr.isatty()
     machine = rot.TwoSlotRotation(ctx.services, a.sid, reason=a.reason, confirm_name=ctx.confirm_name,
                                   on_event=lambda e: _say(("  skipped: " if e.skipped else "  ") + e.message))
+    usage = _slot_usage(ctx)
+    if idle_for is not None and usage is None:
+        from aiconsole.domain.errors import UsageError
+
+        raise UsageError("--wait-idle needs per-slot call counts and none are configured.",
+                         "Give --slot-metrics URL, or leave out --wait-idle and confirm by hand.")
     with machine.store.lock(a.sid):
         existing = machine.load()
         if existing is None:
@@ -148,7 +155,6 @@ def run_two_slot(ctx) -> int:
             label = f"{sub.name} ({sub.display_name})" if sub.display_name else sub.name
             ctx.confirm(f"Rotate both keys of {label}: the idle key first, then the one in use once consumers "
                         f"have moved", yes=a.yes)
-        usage = _slot_usage(ctx)
         infer = (lambda: infer_in_use(usage, a.sid)) if usage is not None else None
         state = machine.start(a.in_use, infer=infer)
         machine.regenerate_new()
@@ -163,11 +169,6 @@ def run_two_slot(ctx) -> int:
                 ctx.emit(machine.summary(keys, show_keys=a.show_keys))
                 return 0
             if idle_for is not None:
-                if usage is None:
-                    from aiconsole.domain.errors import UsageError
-
-                    raise UsageError("--wait-idle needs per-slot call counts and none are configured.",
-                                     "Give --slot-metrics URL, or leave out --wait-idle and confirm by hand.")
                 poll = parse_duration(a.poll_interval).total_seconds() if a.poll_interval else \
                     max(1.0, min(15.0, idle_for.total_seconds() / 10))
                 _say(f"Waiting until the {state.old_slot} key has had no calls for {format_duration(idle_for)}...")

@@ -26,7 +26,8 @@ def _write_flags(p: argparse.ArgumentParser) -> None:
 
 def _bulk_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dry-run", action="store_true", help="with --filter: print what would change, change nothing")
-    p.add_argument("--concurrency", type=int, default=8, metavar="N", help="with --filter: parallel requests (8)")
+    p.add_argument("--concurrency", type=int, default=8, choices=range(1, 33), metavar="N",
+                   help="with --filter: parallel requests (8; 1-32)")
     p.add_argument("--max-writes-per-second", type=float, default=10.0, metavar="R",
                    help="with --filter: ARM write budget (10/s after a burst of 200; 0 = only honour 429)")
     p.add_argument("--restart", action="store_true", help="with --filter: discard an unfinished run instead of resuming")
