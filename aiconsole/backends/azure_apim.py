@@ -233,7 +233,7 @@ class AzureApimBackend:
             credential,
             connection.subscription_id,
             base_url=connection.management_url,
-            authentication_policy=LoopbackAwareAuthPolicy(credential, ARM_SCOPE),
+            authentication_policy=LoopbackAwareAuthPolicy(credential, _scope_for(connection)),
             raw_response_hook=headers.hook,
             retry_total=retry_total,
             retry_backoff_max=30,
@@ -532,6 +532,15 @@ class AzureApimBackend:
         data = self._call(f"read backend '{backend_id}'", self._get_json, url,
                           {"api-version": self.client._config.api_version}, action=f"{_RBAC}/backends/read")
         return backend_from_json(data)
+
+
+def _scope_for(connection) -> str:
+    """The token scope of the connection's ARM endpoint (sovereign clouds differ)."""
+    if connection.kind == "sandbox":
+        return ARM_SCOPE
+    from aiconsole.backends.credentials import management_scope
+
+    return management_scope(connection)
 
 
 def _credential_for(connection):

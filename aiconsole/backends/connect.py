@@ -81,9 +81,14 @@ def sandbox_connection(url: str, *, profile: str | None = None, read_only: bool 
 
 
 def resolve_connection(*, sandbox: str | None = None, profile: str | None = None) -> Connection:
-    """Flag > environment > config file. ``--sandbox`` wins over a profile."""
+    """Flags first (``--sandbox``, then ``--profile``), then the environment
+    (``AICONSOLE_SANDBOX``, then ``AICONSOLE_PROFILE``), then the config file's current profile."""
+    import os
+
     if sandbox:
         return sandbox_connection(sandbox)
+    if not profile and os.environ.get("AICONSOLE_SANDBOX"):
+        return sandbox_connection(os.environ["AICONSOLE_SANDBOX"])
     try:
         from aiconsole.config.profiles import connection_for_profile
     except ImportError:  # profiles not available yet

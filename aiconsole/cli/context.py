@@ -40,10 +40,11 @@ class CliContext:
 
     @cached_property
     def services(self):
-        """The ServiceContext for write-guarded use cases (profile flags, ``--confirm``)."""
-        from aiconsole.services.context import ServiceContext
+        """The ServiceContext for write-guarded use cases: profile flags, ``--confirm``/``--reason``,
+        the signed-in principal for the journal, and ``--yes``/terminal confirmation."""
+        from aiconsole.cli.guards import service_context
 
-        return ServiceContext.from_connection(self.connection, backend=self.backend, journal=self.journal)
+        return service_context(self)
 
     @property
     def confirm_name(self) -> str | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import pkgutil
 import sys
 
@@ -31,13 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--sandbox",
         metavar="URL",
-        default=os.environ.get("AICONSOLE_SANDBOX"),
+        default=None,
         help="management_url of a running sandbox (env AICONSOLE_SANDBOX)",
     )
     parser.add_argument(
         "--profile",
         metavar="NAME",
-        default=os.environ.get("AICONSOLE_PROFILE"),
+        default=None,
         help="profile from the config file (env AICONSOLE_PROFILE)",
     )
     parser.add_argument(

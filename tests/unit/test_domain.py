@@ -90,3 +90,14 @@ def test_policy_scope_round_trip(text, label):
 def test_policy_scope_rejects_nonsense(text):
     with pytest.raises(UsageError):
         PolicyScope.parse(text)
+
+
+def test_an_explicit_profile_beats_the_sandbox_environment_variable(monkeypatch):
+    from aiconsole.backends.connect import resolve_connection
+    from aiconsole.domain.errors import ConfigError
+
+    monkeypatch.setenv("AICONSOLE_SANDBOX", "http://10.9.9.9:1")  # would be refused if it were used
+    with pytest.raises(ConfigError, match="no profile named 'nope'"):
+        resolve_connection(profile="nope")
+    with pytest.raises(InsecureTransportError):
+        resolve_connection()

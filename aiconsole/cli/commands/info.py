@@ -78,7 +78,7 @@ def run(ctx) -> int:
         if k not in ("version", "python", "paths", "packages", "platform"):
             flat[k] = v
     for k, v in data["packages"].items():
-        flat[k] = v or "not installed"
+        flat[f"package {k}"] = v or "not installed"
     ctx.emit(flat)
     sys.stdout.flush()
     return 0
