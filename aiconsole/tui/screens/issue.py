@@ -31,11 +31,11 @@ MODAL_CSS = """
     width: 100%; max-width: 76; height: auto; max-height: 100%;
     border: thick $primary; background: $surface; padding: 0 1;
 }}
-{cls} .title {{ text-style: bold; margin-bottom: 1; }}
+{cls} .title {{ text-style: bold; }}
 {cls} .error {{ color: $error; height: auto; }}
 {cls} .hint {{ color: $text-muted; height: auto; }}
-{cls} Input {{ margin-bottom: 0; }}
-{cls} OptionList {{ height: 5; margin-bottom: 1; }}
+{cls} .gap {{ margin-top: 1; }}
+{cls} OptionList {{ height: 4; border: none; padding: 0 1; background: $boost; }}
 {cls} Horizontal {{ height: auto; align-horizontal: right; }}
 {cls} Button {{ margin-left: 2; min-width: 10; }}
 """
@@ -86,13 +86,15 @@ class CreateSubscriptionScreen(ModalScreen["Subscription | None"]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("New subscription", classes="title")
-            yield Input(placeholder="Display name", id="create-name", compact=True)
-            yield Input(placeholder="Scope: type to search products and APIs", id="create-scope-search", compact=True)
+            yield Input(placeholder="Display name", id="create-name", compact=True, classes="gap")
+            yield Input(placeholder="Scope: type to search products and APIs", id="create-scope-search", compact=True,
+                        classes="gap")
             yield OptionList(id="create-scope")
             yield Input(placeholder="Owner (optional): search by name or email", id="create-owner-search",
-                        compact=True)
+                        compact=True, classes="gap")
             yield OptionList(id="create-owner")
-            yield Input(placeholder="Expires (optional): YYYY-MM-DD or +30d", id="create-expires", compact=True)
+            yield Input(placeholder="Expires (optional): YYYY-MM-DD or +30d", id="create-expires", compact=True,
+                        classes="gap")
             yield Input(placeholder="Id (optional; generated when empty)", id="create-sid", compact=True)
             yield Checkbox("Activate now (otherwise: submitted)", value=True, id="create-active", compact=True)
             if _production(self.app):
@@ -100,8 +102,8 @@ class CreateSubscriptionScreen(ModalScreen["Subscription | None"]):
                             id="create-confirm", compact=True)
             yield Static("", classes="error", id="create-error")
             with Horizontal():
-                yield Button("Create", id="create-ok", variant="primary")
-                yield Button("Cancel (esc)", id="create-cancel")
+                yield Button("Create", id="create-ok", variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="create-cancel", compact=True)
 
     def on_mount(self) -> None:
         for inp in self.query(Input):
@@ -308,8 +310,8 @@ class EditSubscriptionScreen(ModalScreen[bool]):
             yield Static("loading…", classes="hint", id="edit-server")
             yield Static("", classes="error", id="edit-error")
             with Horizontal():
-                yield Button("Save", id="edit-ok", variant="primary")
-                yield Button("Cancel (esc)", id="edit-cancel")
+                yield Button("Save", id="edit-ok", variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="edit-cancel", compact=True)
 
     def on_mount(self) -> None:
         for inp in self.query(Input):
@@ -436,8 +438,8 @@ class DeleteSubscriptionScreen(ModalScreen[bool]):
                             id="delete-confirm", compact=True)
             yield Static("", classes="error", id="delete-error")
             with Horizontal():
-                yield Button("Delete", id="delete-ok", variant="error")
-                yield Button("Cancel (esc)", id="delete-cancel")
+                yield Button("Delete", id="delete-ok", variant="error", compact=True)
+                yield Button("Cancel (esc)", id="delete-cancel", compact=True)
 
     def on_mount(self) -> None:
         for inp in self.query(Input):

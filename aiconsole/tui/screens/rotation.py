@@ -125,8 +125,8 @@ class TwoSlotRotationScreen(ModalScreen[None]):
                             id="rotate-confirm", compact=True)
             yield Static("", classes="hint", id="rotate-log")
             with Horizontal():
-                yield Button("Regenerate idle (g)", id="rotate-go", variant="primary")
-                yield Button("Finish (f)", id="rotate-finish", variant="error")
+                yield Button("Regenerate idle (g)", id="rotate-go", variant="primary", compact=True)
+                yield Button("Finish (f)", id="rotate-finish", variant="error", compact=True)
 
     def on_mount(self) -> None:
         self.usage = slot_usage_for(self.app)
