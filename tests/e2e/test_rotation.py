@@ -100,6 +100,9 @@ def test_metrics_count_calls_per_slot(capsys, sandbox):
     usage = PrometheusSlotUsage(sandbox["metrics_url"])
     wait_for(lambda: usage.calls_by_slot("rot-metrics")["secondary"] >= 2, "secondary-slot calls")
     assert usage.calls_by_slot("rot-metrics")["primary"] == 0
+    code, out, err = run(capsys, sandbox, "keys", "slots", "rot-metrics")
+    assert code == 0, err
+    assert out["primary"] == 0 and out["secondary"] >= 2 and out["source"] == sandbox["metrics_url"]
     consumer(sandbox, "rot-metrics", enabled=False)
 
 

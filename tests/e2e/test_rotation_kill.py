@@ -66,6 +66,8 @@ def test_kill_9_at_each_step_then_resume_never_regenerates_twice(capsys, sandbox
     at_kill = fps(sandbox, sid)
     recorded = RotationStore().load(sid)
     assert recorded is not None and recorded.step == point.replace("after_regenerate_", "regenerating_")
+    code, listed, _ = run(capsys, sandbox, "keys", "rotations")
+    assert code == 0 and {r["name"]: r["step"] for r in listed}[sid] == recorded.step
 
     code, out, err = run(capsys, sandbox, "keys", "rotate", sid, "--two-slot", "--yes")
     assert code == 0, err

@@ -58,6 +58,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_write_flags(rotate)
     rotate.set_defaults(handler=run_rotate)
 
+    rotations = actions.add_parser("rotations", help="unfinished two-slot rotations (json: name, step, slots, ...)")
+    rotations.set_defaults(handler=run_rotations)
+
+    slots = actions.add_parser("slots", help="calls per key slot of a subscription, from telemetry")
+    slots.add_argument("sid", metavar="SID")
+    slots.add_argument("--slot-metrics", metavar="URL", default=os.environ.get("AICONSOLE_SLOT_METRICS_URL"),
+                       help="Prometheus endpoint with per-slot call counters (the sandbox's is found by itself)")
+    slots.set_defaults(handler=run_slots)
+
 
 def _service(ctx):
     from aiconsole.services.subscriptions import SubscriptionService
@@ -204,3 +213,29 @@ def _sleeper():
     import time
 
     return time.sleep
+
+
+def run_rotations(ctx) -> int:
+    """The CLI twin of the console's rotation panel: what is recorded, step by step."""
+    from aiconsole.services.rotation import RotationStore
+
+    rows = [{"name": st.sid, "step": st.step, "in_use_before": st.old_slot, "new_slot": st.new_slot,
+             "service": st.service, "started_at": st.started_at, "updated_at": st.updated_at,
+             "rotation_id": st.rotation_id, "fingerprints": st.fingerprints}
+            for st in RotationStore().active()]
+    ctx.emit(rows, columns=["name", "step", "in_use_before", "new_slot", "service", "updated_at"])
+    return 0
+
+
+def run_slots(ctx) -> int:
+    """The CLI twin of the console's per-slot calls panel."""
+    from aiconsole.domain.errors import UsageError
+
+    usage = _slot_usage(ctx)
+    if usage is None:
+        raise UsageError("No per-slot telemetry is configured for this connection.",
+                         "Give --slot-metrics URL (see the two-slot rotation notes in the README).")
+    counts = usage.calls_by_slot(ctx.args.sid)
+    ctx.emit({"name": ctx.args.sid, "primary": counts.get("primary", 0), "secondary": counts.get("secondary", 0),
+              "source": usage.url})
+    return 0
