@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
-from azure.core.credentials import AccessToken
 from azure.mgmt.apimanagement import ApiManagementClient
 from azure.mgmt.apimanagement import models as m
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
 
+from aiconsole.backends.credentials import SandboxCredential as StaticTokenCredential  # noqa: F401 (re-export)
 from aiconsole.backends.errors import map_exception
 from aiconsole.backends.urls import is_loopback_url
 from aiconsole.domain.models import (
@@ -54,24 +54,6 @@ class LoopbackAwareAuthPolicy(ARMChallengeAuthenticationPolicy):
         if is_loopback_url(request.http_request.url):
             request.context.options["enforce_https"] = False
         return super().on_request(request)
-
-
-class StaticTokenCredential:
-    """A credential that returns a fixed bearer token (the sandbox accepts any)."""
-
-    def __init__(self, token: str = "sandbox-token") -> None:
-        self._token = token
-
-    def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
-        return AccessToken(self._token, 4102444800)  # 2100-01-01
-
-    def get_token_info(self, *scopes: str, options=None):
-        from azure.core.credentials import AccessTokenInfo
-
-        return AccessTokenInfo(self._token, 4102444800)
-
-    def close(self) -> None:
-        pass
 
 
 class _Headers:
@@ -544,12 +526,6 @@ def _scope_for(connection) -> str:
 
 
 def _credential_for(connection):
-    if connection.kind == "sandbox":
-        return StaticTokenCredential()
-    try:
-        from aiconsole.backends.credentials import build_credential
-    except ImportError:
-        from azure.identity import DefaultAzureCredential
+    from aiconsole.backends.credentials import build_credential
 
-        return DefaultAzureCredential()
     return build_credential(connection)

@@ -11,8 +11,10 @@ def open_console(args: argparse.Namespace, *, connection=None, sandbox_process=N
 
     if connection is None:
         connection = resolve_connection(sandbox=args.sandbox, profile=args.profile)
+    from aiconsole.config.store import load_config
     from aiconsole.tui.app import AiConsoleApp
 
-    app = AiConsoleApp(connection=connection, theme_name=args.theme)
+    config = load_config()  # theme and keymap; a broken file is reported (exit 2), never rewritten
+    app = AiConsoleApp(connection=connection, theme_name=args.theme or config.theme, keymap=config.keymap)
     app.run()
     return app.return_code or 0

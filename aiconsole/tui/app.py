@@ -88,6 +88,9 @@ class AiConsoleApp(App[int]):
 
             for problem in apply_keymap(self, self._keymap_overrides):
                 self.notify(problem, title="Keymap", severity="warning", markup=False)
+        from aiconsole.tui.screens.signin import install_prompts
+
+        install_prompts(self)
         self.run_command(self._start_command)
         # Build the backend (imports the SDK) off the UI thread while the first frame paints.
         self.run_worker(self._warm_up, thread=True, exit_on_error=False, group="connect", name="connect")
@@ -156,6 +159,16 @@ class AiConsoleApp(App[int]):
                         self.pop_screen()
                     return
         self.push_screen(screen_cls.from_command(argument))
+
+    def switch_connection(self, connection: Any) -> None:
+        """``:ctx``: drop every screen of the old connection and start again on the new one."""
+        self.connection = connection
+        self.hub = ServiceHub(connection)
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.run_command(self._start_command)
+        self.run_worker(self._warm_up, thread=True, exit_on_error=False, group="connect", name="connect")
+        self.notify(f"Connected to {connection.label}.", title="Profile", markup=False)
 
     def go_back(self) -> None:
         """``esc``: leave the current screen unless it is the last one."""

@@ -116,6 +116,10 @@ register_screen("gw", "aiconsole.tui.screens.gateways:GatewaysScreen",
 register_binding_class("aiconsole.tui.screens.gateway_token:MintTokenScreen")
 register_binding_class("aiconsole.tui.screens.gateway_regenerate:RegenerateKeyScreen")
 register_binding_class("aiconsole.tui.screens.gateway_rotate:RotateGatewayScreen")
+register_screen("audit", "aiconsole.tui.screens.audit:AuditScreen", "the audit journal of this machine",
+                aliases=("journal",))
 register_screen("auth", "aiconsole.tui.screens.auth:PostureScreen", "authentication posture of every API", aliases=("posture",))
 register_screen("usage", "aiconsole.tui.screens.usage:UsageScreen", "token usage per subscription, product or owner (:usage product)")
 register_screen("backends", "aiconsole.tui.screens.backends:BackendsScreen", "backends, pools and circuit breakers", aliases=("be",))
+register_screen("ctx", "aiconsole.tui.screens.contexts:ContextsScreen", "switch to another profile",
+                aliases=("context", "profiles"))
