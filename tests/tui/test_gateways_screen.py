@@ -327,3 +327,27 @@ async def test_rotation_resumes_after_the_wizard_was_closed(nodes, monkeypatch):
         await pilot.press("y")
         await wait_until(pilot, lambda: wizard.step == "done", what="done")
         assert port.gw_keys["gw-berlin-dc"]["primary"] != "gw-berlin-dc-p0"
+
+
+async def test_production_mint_needs_the_service_name_typed(nodes):
+    from aiconsole.tui.screens.confirm import ConfirmScreen
+    from aiconsole.tui.screens.gateway_token import MintTokenScreen
+
+    port = FakeGatewayPort()
+    app = gw_app(port, production=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        await pilot.press("t")
+        await wait_until(pilot, lambda: isinstance(app.screen, MintTokenScreen), what="mint modal")
+        modal = app.screen
+        minted_before = len(port.tokens_seen)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="production confirmation")
+        await pilot.press(*"apim-fake", "enter")
+        await wait_until(pilot, lambda: modal.token is not None, what="minted")
+        assert len(port.tokens_seen) == minted_before + 1
+        from aiconsole.audit.journal import AuditJournal
+
+        entry = AuditJournal().entries()[-1]
+        assert entry["action"] == "gateways.token" and entry["result"] == "ok"
+        assert entry["after"]["fingerprint"] == modal.token.fingerprint
