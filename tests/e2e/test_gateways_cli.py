@@ -167,3 +167,14 @@ def test_unreachable_node_is_reported_not_fatal(capsys, sandbox):
     assert code == 2 and "Which gateway" in err
     code, out, _ = run(capsys, sandbox, "gateways", "list", "--gateway", GW, "--node", "http://node.example.com")
     assert json.loads(out)[0]["nodes"][0]["status"] == "invalid"
+
+
+def test_debug_log_never_holds_the_token(capsys, sandbox):
+    code, out, err = run(capsys, sandbox, "--debug", "gateways", "token", GW, "--reveal", "--yes")
+    assert code == 0, err
+    token = json.loads(out)["token"]
+    log = paths.debug_log_file()
+    text = log.read_text()
+    assert "generateToken" in text or "gateways" in text  # the log did record the call
+    assert token not in text and token.split("&")[2] not in text
+    assert token not in state_text()
