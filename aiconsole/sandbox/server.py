@@ -345,6 +345,10 @@ def build_sandbox(
     if options.get("clock_start"):
         clock.set(parse_instant(str(options["clock_start"])))
     state = build_state(seed, subscriptions, faults=faults, clock=clock)
+    if options.get("hostile_names"):
+        from aiconsole.sandbox.hostile import apply_hostile_names
+
+        apply_hostile_names(state)
     sandbox = Sandbox(state, host=host, port=port, options={**options, "seed": seed, "subscriptions": subscriptions})
     if extensions:
         sandbox.install_extensions()

@@ -67,6 +67,9 @@ def add_sandbox_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clock-start", metavar="ISO", type=_instant, default=None,
                    help="start the sandbox clock at this UTC instant (e.g. 2026-01-05T09:00:00Z) so that "
                    "seeded dates are identical on every run; the clock then runs normally")
+    p.add_argument("--hostile-names", action="store_true", default=False,
+                   help="rename some seeded entities with terminal escape sequences, bidi overrides, control "
+                   "characters and 10,000-character names (for testing that nothing reaches the screen raw)")
     faults = p.add_argument_group("faults (also settable at run time: POST {management_url}/_sandbox/faults)")
     faults.add_argument("--latency-ms", type=_non_negative_float, default=0.0, help="added latency per request")
     faults.add_argument("--error-rate", type=_rate, default=0.0, help="share of requests answered with a 500")
@@ -105,6 +108,7 @@ def sandbox_options(args: argparse.Namespace) -> dict:
         "node_of": args.node_of,
         "node_token": args.node_token,
         "clock_start": args.clock_start,
+        "hostile_names": getattr(args, "hostile_names", False),
     }
 
 
