@@ -7,6 +7,7 @@ JSON output escapes everything (``json.dumps``); table output passes every cell 
 from __future__ import annotations
 
 import json
+import re
 import sys
 from datetime import datetime
 from typing import Any
@@ -24,8 +25,30 @@ def _default(value: Any) -> Any:
     return str(value)
 
 
+# json.dumps escapes C0 controls but, with ensure_ascii=False, passes DEL, C1 controls (an 8-bit
+# CSI is one character), bidi overrides and other format characters through raw to the terminal.
+_UNSAFE_IN_JSON = re.compile(r"[\x7f-\x9f\u00ad\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]"
+                             r"|[\U000e0000-\U000e007f]")
+
+
+def _escape_unsafe(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code > 0xFFFF:
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
 def to_json(data: Any) -> str:
-    return json.dumps(data, indent=2, default=_default, ensure_ascii=False)
+    """JSON text that is safe to print: every control or invisible format character is escaped."""
+    text = json.dumps(data, indent=2, default=_default, ensure_ascii=False)
+    return _UNSAFE_IN_JSON.sub(_escape_unsafe, text)
+
+
+def to_json_line(data: Any) -> str:
+    """One-line JSON (a stream of records), escaped like ``to_json``."""
+    text = json.dumps(data, default=_default, ensure_ascii=False)
+    return _UNSAFE_IN_JSON.sub(_escape_unsafe, text)
 
 
 def _cell(value: Any) -> str:

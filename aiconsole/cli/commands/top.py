@@ -100,7 +100,6 @@ def run(ctx) -> int:
 
 
 def _emit(ctx, report, *, once: bool, live: bool = False) -> None:
-    import json
     import sys
 
     from aiconsole.services.triage import sort_rows
@@ -113,7 +112,9 @@ def _emit(ctx, report, *, once: bool, live: bool = False) -> None:
         if once:
             ctx.emit(data)
         else:
-            sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+            from aiconsole.cli.output import to_json_line
+
+            sys.stdout.write(to_json_line(data) + "\n")
             sys.stdout.flush()
         return
     width = 120
