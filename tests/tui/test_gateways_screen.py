@@ -351,3 +351,18 @@ async def test_production_mint_needs_the_service_name_typed(nodes):
         entry = AuditJournal().entries()[-1]
         assert entry["action"] == "gateways.token" and entry["result"] == "ok"
         assert entry["after"]["fingerprint"] == modal.token.fingerprint
+
+
+async def test_enter_expands_the_detail_panel(nodes):
+    port = FakeGatewayPort()
+    seed_ledger(port)
+    app = gw_app(port)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await loaded(pilot)
+        detail = app.screen.query_one("#gw-detail")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert detail.has_class("expanded") and app.screen.table.has_class("compact")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not detail.has_class("expanded")

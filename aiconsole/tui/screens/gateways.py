@@ -49,12 +49,15 @@ class GatewaysScreen(ConsoleScreen):
     DEFAULT_CSS = """
     GatewaysScreen #gw-table { height: 1fr; min-height: 4; }
     GatewaysScreen #gw-detail { height: auto; max-height: 10; padding: 0 1; border-top: solid $primary; }
+    GatewaysScreen #gw-detail.expanded { max-height: 100%; }
+    GatewaysScreen #gw-table.compact { height: 4; }
     """
 
     class Loaded(Message):
-        def __init__(self, rows: list[Row[str]] | None, error: BaseException | None, live: bool = False) -> None:
+        def __init__(self, rows: list[Row[str]] | None, error: BaseException | None, live: bool = False,
+                     targets: dict[str, GatewayTargets] | None = None) -> None:
             super().__init__()
-            self.rows, self.error, self.live = rows, error, live
+            self.rows, self.error, self.live, self.targets = rows, error, live, targets
 
     class KnownTokens(Message):
         def __init__(self, gateway: str, known: dict, current_slot: str | None, node_slots: dict[str, str]) -> None:
@@ -90,9 +93,6 @@ class GatewaysScreen(ConsoleScreen):
         self.table.focus()
 
     def on_mount(self) -> None:
-        from aiconsole.services.gateways import targets_from_connection
-
-        self.targets, _focus = targets_from_connection(self.app.connection)
         table = self.table
         table.placeholder = "loading gateways…"
         if self.filter_text:
@@ -123,15 +123,19 @@ class GatewaysScreen(ConsoleScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="gw-load")
     def load(self) -> None:
+        """Node and metrics URLs are read from the profiles here too (file I/O, off the UI loop)."""
+        from aiconsole.services.gateways import targets_from_connection
+
         try:
+            targets, _focus = targets_from_connection(self.app.connection)
             service = self.service()
-            statuses = service.overview(self.targets)
+            statuses = service.overview(targets)
             now = self.app.clock.now()
             rows = [gateway_row(s, now) for s in statuses]
         except Exception as exc:  # noqa: BLE001 - shown as a sentence
             self.post_message(self.Loaded(None, exc))
             return
-        self.post_message(self.Loaded(rows, None))
+        self.post_message(self.Loaded(rows, None, targets=targets))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="gw-live")
     def probe_live(self, statuses: list[GatewayStatus]) -> None:
@@ -174,6 +178,8 @@ class GatewaysScreen(ConsoleScreen):
             self.app.show_error(message.error, "Cannot list gateways")
         else:
             self.failed = False
+            if message.targets is not None:
+                self.targets = message.targets
             if not message.live:
                 self.loading = False
                 keys = {r.key for r in message.rows}
@@ -192,6 +198,13 @@ class GatewaysScreen(ConsoleScreen):
         self._render_detail()
 
     def on_resource_table_cursor_moved(self, message: ResourceTable.CursorMoved) -> None:
+        self._render_detail()
+
+    def on_resource_table_selected(self, message: ResourceTable.Selected) -> None:
+        """``enter``: give the detail panel the screen (every node, the whole hint), or take it back."""
+        detail = self.query_one("#gw-detail", Static)
+        detail.toggle_class("expanded")
+        self.table.set_class(detail.has_class("expanded"), "compact")
         self._render_detail()
 
     def filter_changed(self, text: str) -> None:
@@ -252,8 +265,13 @@ class GatewaysScreen(ConsoleScreen):
             for n in status.nodes:
                 latency = f" {n.latency_ms:.0f}ms" if n.latency_ms is not None else ""
                 slot = f" ({n.token_slot} key)" if n.token_slot else ""
-                parts.append(f"{'✓' if n.healthy else '✗'} {sanitize(n.url, max_length=50)} {n.status}{latency}{slot}")
-            grid.add_row("Nodes", Text("; ".join(parts)))
+                why = f" — {sanitize(n.detail, max_length=80)}" if n.detail and not n.healthy else ""
+                parts.append(f"{'✓' if n.healthy else '✗'} {sanitize(n.url, max_length=50)} {n.status}{latency}{slot}{why}")
+            if widget.has_class("expanded"):
+                for label, part in zip(["Nodes"] + [""] * len(parts), parts):
+                    grid.add_row(label, Text(part))
+            else:
+                grid.add_row("Nodes", Text("; ".join(parts)))
         else:
             grid.add_row("Nodes", Text("no node URLs configured (add them to a self-hosted profile)", style="dim"))
         if status.metrics is not None:
