@@ -22,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     ls = actions.add_parser("list", help="every gateway with its APIs, node health and token state")
     _add_target_flags(ls)
     ls.add_argument("--no-verify", action="store_true", help="do not ask ARM whether known tokens still work")
+    ls.add_argument("--rate-window", metavar="SECONDS", type=float, default=0.0,
+                    help="scrape metrics twice this far apart to report request and error rates (default 0: totals)")
     ls.set_defaults(handler=run_list)
 
     tok = actions.add_parser("token", help="mint an access token for a gateway (masked unless --reveal)")
@@ -171,7 +173,14 @@ def _list_rows(rows) -> list[dict]:
 
 def run_list(ctx) -> int:
     targets, only = _targets(ctx)
-    rows = _service(ctx).overview(targets, verify=not ctx.args.no_verify, only=ctx.args.gateway)
+    service = _service(ctx)
+    rows = service.overview(targets, verify=not ctx.args.no_verify, only=ctx.args.gateway)
+    window = max(0.0, min(ctx.args.rate_window, 300.0))
+    if window and any(t.metrics_url for t in targets.values()):
+        import time
+
+        time.sleep(window)  # the user asked for a sampling window: rates need two scrapes
+        rows = [service.refresh_live(r, targets.get(r.name)) if targets.get(r.name) else r for r in rows]
     if ctx.json:
         ctx.emit([r.as_json() for r in rows])
     else:
