@@ -43,7 +43,7 @@ def make_subscriptions(count: int, seed: int = 7) -> list[Subscription]:
             Subscription(
                 name=f"sub-{i:04d}",
                 display_name=f"Team {rnd.choice(['Alpha', 'Beta', 'Gamma', 'Delta', 'Omega'])} {i}",
-                state=STATES[i % len(STATES)] if i % 2 else SubscriptionState.active,
+                state=STATES[(i // 2) % len(STATES)] if i % 2 else SubscriptionState.active,
                 scope=Scope.parse(scope),
                 owner_id=f"{BASE}/users/{owner}" if owner else None,
                 created_date=created,

@@ -140,7 +140,7 @@ class SubscriptionsScreen(ConsoleScreen):
             parts.append(f"sort {table.sort_label()}")
         if self.filter_text:
             parts.append(f"filter '{self.filter_text}'")
-        marks = len(model.marks)
+        marks = model.mark_count
         if marks:
             parts.append(f"{marks} marked")
         if self.loading_pages is not None:

@@ -25,6 +25,10 @@ class PromptInput(Input):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
 
+    def on_mount(self) -> None:
+        if not getattr(self.app, "cursor_blink", True):
+            self.cursor_blink = False  # stable snapshots
+
     def action_cancel(self) -> None:
         bar = self.parent
         if isinstance(bar, PromptBar):
@@ -69,10 +73,6 @@ class PromptBar(Horizontal):
     @property
     def input(self) -> PromptInput:
         return self.query_one(PromptInput)
-
-    def on_mount(self) -> None:
-        if not getattr(self.app, "cursor_blink", True):
-            self.input.cursor_blink = False
 
     def open(self, mode: Mode, value: str = "", *, words: list[str] | None = None) -> None:
         self.mode = mode

@@ -17,7 +17,6 @@ from typing import Any
 
 from rich.segment import Segment
 from rich.style import Style
-from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.cache import LRUCache
@@ -343,9 +342,7 @@ class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
         if row is None:
             if index == 0 and self.placeholder:
                 style = base + self.get_component_rich_style("resource-table--placeholder")
-                text = Text(" " * GUTTER + self.placeholder, style=style, no_wrap=True, end="")
-                text.truncate(width, overflow="ellipsis", pad=True)
-                return Strip(text.render(self.app.console), width)
+                return Strip([Segment(_fit(" " * GUTTER + self.placeholder, width), style)], width)
             return Strip.blank(width, base)
         is_cursor = index == self.cursor
         marked = model.is_marked(row.key)
@@ -401,11 +398,9 @@ class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
             if cell_state:
                 style = style + self.get_component_rich_style(f"resource-table--{cell_state}")
             if cursor_style is not None:
+                # The cursor bar wins over state colours (which can be illegible on it); the state
+                # glyphs still say what each state is.
                 style = style + cursor_style
-                if cell_state or row.style:
-                    # keep the state colour legible on the cursor bar
-                    style = style + Style(color=self.get_component_rich_style(
-                        f"resource-table--{cell_state or row.style}").color)
             cell = row.cells[i] if i < len(row.cells) else ""
             segments.append(Segment(_fit(cell, w, self.columns[i].align), style))
         return Strip(segments).adjust_cell_length(width, plain)

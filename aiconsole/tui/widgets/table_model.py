@@ -231,7 +231,13 @@ class TableModel(Generic[K]):
     @property
     def marks(self) -> list[K]:
         """Marked keys in insertion order."""
+        if not self._marks:
+            return []
         return [k for k in self._order if k in self._marks]
+
+    @property
+    def mark_count(self) -> int:
+        return len(self._marks)
 
     def clear_marks(self) -> None:
         if self._marks:
