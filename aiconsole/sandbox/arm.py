@@ -10,6 +10,7 @@ name this service's subscription, resource group and name, and pass the fault in
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import uuid
 from collections.abc import Callable
@@ -32,7 +33,14 @@ SERVICE_PREFIX = re.compile(
     re.IGNORECASE,
 )
 
+SERVICE_LIST = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)(?:/resourcegroups/(?P<rg>[^/]+))?"
+    r"/providers/microsoft\.apimanagement/service/?$",
+    re.IGNORECASE,
+)
+
 Handler = Callable[[Call], Response]
+log = logging.getLogger("aiconsole.sandbox.arm")
 
 
 class Router:
@@ -139,6 +147,9 @@ def create_management_app(state: SandboxState, info: Callable[[], dict[str, Any]
             response = exc.response()
         except StateError as exc:
             response = from_state_error(exc).response()
+        except Exception:  # noqa: BLE001 - a sandbox bug must still answer like ARM, not crash
+            log.exception("management request failed: %s %s", request.method, request.url.path)
+            response = ArmError(500, "InternalServerError", "An unexpected error occurred in the sandbox.").response()
         if request.method == "HEAD" and response.status_code >= 400:
             response = Response(status_code=response.status_code, headers={
                 k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")
@@ -156,12 +167,25 @@ def create_management_app(state: SandboxState, info: Callable[[], dict[str, Any]
             raise _auth_error()
         _check_api_version(request)
         if hit is None:
+            listing = SERVICE_LIST.match(request.url.path)
+            if listing is not None and request.method == "GET":
+                return await _list_services(listing["sub"], listing["rg"])
             raise ArmError(404, "ResourceNotFound", "The requested resource was not found.")
         _check_service(state, hit["sub"], hit["rg"], hit["svc"])
         await _apply_faults(state)
         handler, params = router.match(request.method, hit["rest"] or "/")
         body = await request.body()
         return handler(Call(request=request, state=state, params=params, raw_body=body))
+
+    async def _list_services(sub: str, rg: str | None) -> Response:
+        """ApiManagementService_List / _ListByResourceGroup: this one service, where it lives."""
+        service = state.service
+        if sub.lower() != service.subscription_id.lower():
+            raise ArmError(404, "SubscriptionNotFound", f"The subscription '{sub}' could not be found.")
+        if rg is not None and rg.lower() != service.resource_group.lower():
+            raise ArmError(404, "ResourceGroupNotFound", f"Resource group '{rg}' could not be found.")
+        await _apply_faults(state)
+        return JSONResponse({"value": [arm_catalog.render_service(state)]})
 
     async def info_endpoint(request: Request) -> Response:
         return JSONResponse(info() if info else {})

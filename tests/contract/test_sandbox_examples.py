@@ -227,6 +227,11 @@ def test_operations_without_examples_conform_to_their_schemas(swagger, sbx):
         "Subscription_RegenerateSecondaryKey": client.post(f"{base}/subscriptions/eval-harness/regenerateSecondaryKey",
                                                            params=q),
         "User_GetEntityTag": client.head(f"{base}/users/1", params=q),
+        "ApiManagementService_List": client.get(
+            f"/subscriptions/{info['subscription_id']}/providers/Microsoft.ApiManagement/service", params=q),
+        "ApiManagementService_ListByResourceGroup": client.get(
+            f"/subscriptions/{info['subscription_id']}/resourceGroups/{info['resource_group']}"
+            "/providers/Microsoft.ApiManagement/service", params=q),
     }
     failures = []
     for op_id, response in calls.items():
@@ -241,3 +246,8 @@ def test_operations_without_examples_conform_to_their_schemas(swagger, sbx):
                      if h not in response.headers]
     assert not failures, "\n".join(failures)
     assert [a["name"] for a in calls["ProductApi_ListByProduct"].json()["value"]] == ["azure-openai", "llm"]
+    for listing in ("ApiManagementService_List", "ApiManagementService_ListByResourceGroup"):
+        assert [s["id"] for s in calls[listing].json()["value"]] == [info["resource_id"]]
+    other_rg = client.get(f"/subscriptions/{info['subscription_id']}/resourceGroups/elsewhere"
+                          "/providers/Microsoft.ApiManagement/service", params=q)
+    assert other_rg.status_code == 404 and other_rg.json()["error"]["code"] == "ResourceGroupNotFound"
