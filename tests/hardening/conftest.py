@@ -80,3 +80,13 @@ def run_cli_inproc(home: Path, *args: str, sandbox: dict[str, Any] | None = None
         os.environ.update(saved)
         sys.stdin = saved_stdin
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="session")
+def hostile():
+    """One sandbox seeded with hostile names, shared by the terminal-safety modules (read-only use)."""
+    from tests.sandbox_fixture import start_sandbox
+
+    info, stop = start_sandbox(seed=5, subscriptions=40, hostile_names=True, traffic=False)
+    yield info
+    stop()

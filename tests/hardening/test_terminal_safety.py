@@ -10,17 +10,9 @@ import pytest
 
 from aiconsole.sandbox.hostile import HOSTILE_STRINGS
 from tests.hardening.conftest import UNSAFE, run_cli_inproc as run_cli, unsafe_chars
-from tests.sandbox_fixture import start_sandbox
 
 # A table cell is cut at 60 characters; no line may carry a 10,000-character name.
 MAX_TABLE_LINE = 400
-
-
-@pytest.fixture(scope="module")
-def hostile():
-    info, stop = start_sandbox(seed=5, subscriptions=40, hostile_names=True, traffic=False)
-    yield info
-    stop()
 
 
 @pytest.fixture(scope="module")
