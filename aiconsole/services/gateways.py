@@ -119,6 +119,13 @@ def parse_token_text(token: str) -> tuple[str, datetime]:
     return parts[0], expires
 
 
+def k8s_name(gateway: str) -> str:
+    """A Kubernetes object name from a gateway id: lowercase DNS label characters only, so a
+    strange id can neither break the YAML nor smuggle escape sequences into a terminal."""
+    name = re.sub(r"[^a-z0-9-]+", "-", (gateway or "").lower()).strip("-")
+    return name[:56] or "gateway"
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -146,7 +153,7 @@ class MintedToken:
             "apiVersion: v1\n"
             "kind: Secret\n"
             "metadata:\n"
-            f"  name: {self.gateway}-token\n"
+            f"  name: {k8s_name(self.gateway)}-token\n"
             "type: Opaque\n"
             "stringData:\n"
             f"  value: \"{self.auth_value(reveal=reveal)}\"\n"
@@ -204,7 +211,7 @@ class GatewayStatus:
     @property
     def hint(self) -> str:
         if self.token is None:
-            return UNKNOWN_TOKEN_HINT.replace("GW", self.name)
+            return UNKNOWN_TOKEN_HINT.replace("GW", sanitize(self.name, max_length=80))
         if self.token_state == "invalidated":
             return f"Its {self.token.slot} key was regenerated after it was minted: mint a new token and deploy it."
         if self.token_state == "expired":

@@ -178,3 +178,26 @@ def test_debug_log_never_holds_the_token(capsys, sandbox):
     assert "generateToken" in text or "gateways" in text  # the log did record the call
     assert token not in text and token.split("&")[2] not in text
     assert token not in state_text()
+
+
+def test_hostile_gateway_strings_never_reach_the_terminal(capsys):
+    from aiconsole.services.gateways import MintedToken, k8s_name
+
+    info, stop = start_sandbox(seed=3, subscriptions=5, traffic=False, hostile_names=True)
+    try:
+        code = main(["--sandbox", info["management_url"], "-o", "table", "gateways", "list"])
+        out = capsys.readouterr()
+        assert code == 0, out.err
+        assert "\x1b" not in out.out and "\u202e" not in out.out and "\x07" not in out.out
+        code, data, err = run(capsys, info, "gateways", "list")
+        assert code == 0 and any("\x1b" in (r["description"] or "") or "\u202e" in (r["description"] or "")
+                                 or len(r["location"] or "") > 200 for r in json.loads(data))
+    finally:
+        stop()
+    assert k8s_name("GW\x1b]0;x\x07 ../a") == "gw-0-x-a"
+    from datetime import UTC, datetime
+
+    from pydantic import SecretStr
+
+    token = MintedToken("gw\x1b[2J", "primary", SecretStr("gw&202601010000&abc="), datetime.now(UTC), datetime.now(UTC))
+    assert "\x1b" not in token.kubernetes_secret() and "name: gw-2j-token" in token.kubernetes_secret()
