@@ -16,6 +16,7 @@ successful scrape.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
@@ -52,40 +53,103 @@ class PrometheusNames:
     status: str = "gateway_response_code"
 
 
-def parse_exposition(text: str, names: PrometheusNames = PrometheusNames()) -> dict[Hashable, float]:
+_NAME = re.compile(r'[a-zA-Z_:][a-zA-Z0-9_:]*\Z')
+_LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\.)*)"')
+
+
+def _samples(text: str, wanted: frozenset[str]):
+    """``(name, labels, value)`` of the samples named in ``wanted``.
+
+    Lines of the plain shapes ``name{a="x",...} value`` and ``name value`` (what exporters
+    write) are read with a regular expression; everything else — comments, escapes, anything
+    unusual or broken — goes to prometheus-client's parser, the reference, which raises
+    ``ValueError`` on text that is not exposition. Tests hold the two to the same answers.
+    """
+    odd: list[str] = []
+    findall = _LABEL.findall
+    for line in text.split("\n"):  # not splitlines(): \x1c-\x1e and friends are not line ends here
+        if not line or line[0] == "#" or "\\" in line:
+            odd.append(line)
+            continue
+        brace = line.find("{")
+        if brace > 0:
+            close = line.rfind("} ")
+            name = line[:brace]
+            if close < brace or not _NAME.match(name):
+                odd.append(line)
+                continue
+            inner = line[brace + 1:close]
+            rest = line[close + 2:]
+        else:
+            name, _, rest = line.partition(" ")
+            inner = ""
+            if not _NAME.match(name):
+                odd.append(line)
+                continue
+        value_text = rest.split(" ", 1)[0]
+        try:
+            value = float(value_text)
+        except ValueError:
+            odd.append(line)
+            continue
+        if "_" in value_text:  # Python's float() takes 1_000; the exposition format does not
+            odd.append(line)
+            continue
+        if name not in wanted:
+            continue
+        pairs = findall(inner) if inner else []
+        if inner.count('="') != len(pairs):
+            odd.append(line)
+            continue
+        yield name, dict(pairs), value
+    if not odd:
+        return
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families("\n".join(odd) + "\n"):
+        for sample in family.samples:
+            if sample.name in wanted:
+                yield sample.name, sample.labels, sample.value
+
+
+def parse_exposition(text: str, names: PrometheusNames = PrometheusNames(), *, reference: bool = False) -> dict[Hashable, float]:
     """The counters we use from one exposition, keyed by what they count.
 
     Keys: ``("tok"|"ptok"|"ctok", sid, product, api)``, ``("req", sid, product, api, status)``
     and ``("thr", sid, api, reason, policy, scope, status)``. Raises ``ValueError`` on text
-    that is not Prometheus exposition (prometheus-client's parser decides).
+    that is not Prometheus exposition. ``reference=True`` reads every line with
+    prometheus-client's parser (slower; used by tests to check the fast path).
     """
-    from prometheus_client.parser import text_string_to_metric_families
-
     token_kinds = {names.total_tokens: "tok", names.prompt_tokens: "ptok", names.completion_tokens: "ctok"}
     out: dict[Hashable, float] = {}
     n_sub, n_prod, n_api, n_status = names.subscription, names.product, names.api, names.status
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            name, labels, value = sample.name, sample.labels, sample.value
-            if name == names.requests:
-                try:
-                    status = int(labels.get(n_status, "0"))
-                except ValueError:
-                    continue
-                key: tuple = ("req", labels.get(n_sub, ""), labels.get(n_prod, ""), labels.get(n_api, ""), status)
-            elif name in token_kinds:
-                key = (token_kinds[name], labels.get(n_sub, ""), labels.get(n_prod, ""), labels.get(n_api, ""))
-            elif name == names.throttled:
-                try:
-                    status = int(labels.get(n_status, "0"))
-                except ValueError:
-                    continue
-                key = ("thr", labels.get(n_sub, ""), labels.get(n_api, ""), labels.get("reason", ""),
-                       labels.get("policy", ""), labels.get("scope", ""), status)
-            else:
+    wanted = frozenset((names.requests, names.throttled, *token_kinds))
+    if reference:
+        from prometheus_client.parser import text_string_to_metric_families
+
+        samples = ((s.name, s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples)
+    else:
+        samples = _samples(text, wanted)
+    for name, labels, value in samples:
+        if name == names.requests:
+            try:
+                status = int(labels.get(n_status, "0"))
+            except ValueError:
                 continue
-            # Token counters may carry more labels (client IP, operation): sum them into our key.
-            out[key] = out.get(key, 0.0) + float(value)
+            key: tuple = ("req", labels.get(n_sub, ""), labels.get(n_prod, ""), labels.get(n_api, ""), status)
+        elif name in token_kinds:
+            key = (token_kinds[name], labels.get(n_sub, ""), labels.get(n_prod, ""), labels.get(n_api, ""))
+        elif name == names.throttled:
+            try:
+                status = int(labels.get(n_status, "0"))
+            except ValueError:
+                continue
+            key = ("thr", labels.get(n_sub, ""), labels.get(n_api, ""), labels.get("reason", ""),
+                   labels.get("policy", ""), labels.get("scope", ""), status)
+        else:
+            continue
+        # Token counters may carry more labels (client IP, operation): sum them into our key.
+        out[key] = out.get(key, 0.0) + float(value)
     return out
 
 

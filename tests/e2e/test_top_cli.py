@@ -226,3 +226,34 @@ def test_probe_with_a_suspended_key_is_a_sentence_not_a_crash(capsys, sandbox):
     assert "Traceback" not in r.stderr
     vanished = run_main(capsys, sandbox, "probe", "no-such-subscription", "-o", "json")
     assert vanished.returncode != 0 and "Traceback" not in vanished.stderr
+
+
+def test_top_refreshes_in_place_on_a_terminal_and_stops_on_ctrl_c(sandbox):
+    """Without --once on a TTY: home-cursor redraws (no scrolling), plain ANSI, exit 0 on SIGINT."""
+    import os
+    import pty
+    import select
+    import signal
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "aiconsole", "--sandbox", sandbox["management_url"], "top",
+                                  "--interval", "0.5"])
+    out = b""
+    deadline = time.monotonic() + 60
+    try:
+        while out.count(b"\x1b[H") < 3 and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.5)[0]:
+                try:
+                    out += os.read(fd, 65536)
+                except OSError:
+                    break
+        os.kill(pid, signal.SIGINT)
+        _, status = os.waitpid(pid, 0)
+    finally:
+        os.close(fd)
+    assert out.count(b"\x1b[H") >= 3, out[-500:]
+    assert b"TOK/MIN" in out and b"data " in out
+    assert os.waitstatus_to_exitcode(status) == 0

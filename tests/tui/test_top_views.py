@@ -156,12 +156,16 @@ async def test_rows_update_in_place_and_keep_the_cursor(feed):
         await pilot.press("down", "down")
         key = table.cursor_key
         order = [r.key for r in table.model.rows()]
+        await pilot.pause(0.2)
+        full, cells = table.full_repaints, table.cell_repaints
         feed.script = [seeded_snapshot(scale=2.0)]
         calls = feed.calls
         await wait_until(pilot, lambda: feed.calls > calls + 1 and first(screen).tokens_per_minute == 1960,
                          what="a new reading")
         assert [r.key for r in table.model.rows()] == order  # upserted by key, never cleared
         assert table.cursor_key == key
+        # same rows in the same places: only the changed lines were repainted
+        assert table.full_repaints == full and table.cell_repaints > cells
 
 
 @pytest.mark.anyio

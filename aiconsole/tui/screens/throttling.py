@@ -14,7 +14,7 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from aiconsole.domain.text import sanitize
-from aiconsole.tui.screens.top import LiveScreen
+from aiconsole.tui.screens.top import LiveScreen, LiveTable, _q
 from aiconsole.tui.widgets.resource_table import ResourceTable
 from aiconsole.tui.widgets.table_model import Column, Row
 
@@ -41,8 +41,8 @@ def event_row(e: Any, *, stale: bool = False) -> Row[str]:
         sanitize(e.scope, max_length=40), format_rate(e.limit_tokens_per_minute) if e.limit_tokens_per_minute else "–",
         format_rate(e.tokens_per_minute), format_rate(e.tokens_refused_per_minute), sanitize(e.owner, max_length=30),
     )
-    sort = (e.subscription, e.label, e.per_minute, e.policy, e.scope, e.limit_tokens_per_minute, e.tokens_per_minute,
-            e.tokens_refused_per_minute, e.owner)
+    sort = (e.subscription, e.label, _q(e.per_minute), e.policy, e.scope, e.limit_tokens_per_minute,
+            _q(e.tokens_per_minute), _q(e.tokens_refused_per_minute), e.owner)
     style = "stale" if stale else STYLE_BY_REASON.get(e.reason, "throttled")
     return Row(e.key, cells, sort=sort, style=style, data=e)
 
@@ -58,11 +58,11 @@ class ThrottlingScreen(LiveScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="t429-headline", markup=False)
-        yield ResourceTable(COLUMNS, id="t429-table")
+        yield LiveTable(COLUMNS, id="t429-table")
 
     @property
-    def table(self) -> ResourceTable:
-        return self.query_one("#t429-table", ResourceTable)
+    def table(self) -> LiveTable:
+        return self.query_one("#t429-table", LiveTable)
 
     def focus_body(self) -> None:
         self.table.focus()
@@ -83,10 +83,7 @@ class ThrottlingScreen(LiveScreen):
 
     def apply(self, report: Any, rows: list[Row[str]]) -> None:
         table = self.table
-        keep = {row.key for row in rows}
-        for key in [row.key for row in table.model.rows() if row.key not in keep]:
-            table.remove_row(key)
-        table.add_rows(rows)
+        table.apply_rows(rows, keep={row.key for row in rows})
         if not rows:
             table.placeholder = "nobody is refused in this window"
         self.query_one("#t429-headline", Static).update(self._headline(report))
@@ -109,7 +106,7 @@ class ThrottlingScreen(LiveScreen):
         table = self.table
         rows = [event_row(row.data, stale=True) for row in table.model.rows() if row.data is not None]
         if rows:
-            table.add_rows(rows)
+            table.apply_rows(rows)
 
     def update_status(self) -> None:
         table = self.table

@@ -13,6 +13,7 @@ The telemetry adapter (and with it any Azure SDK) is imported inside the worker 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -21,10 +22,13 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.strip import Strip
+from rich.segment import Segment
+from rich.style import Style
 
 from aiconsole.domain.text import sanitize
 from aiconsole.tui.screens.base import ConsoleScreen
-from aiconsole.tui.widgets.resource_table import ResourceTable
+from aiconsole.tui.widgets.resource_table import GAP, GUTTER, ResourceTable
 from aiconsole.tui.widgets.table_model import Column, Row
 
 WINDOWS = (10.0, 30.0, 60.0, 300.0, 900.0)
@@ -86,6 +90,150 @@ def feed_for(app: Any, source: str | None = None) -> LiveFeed:
     return feed
 
 
+# -- a table that repaints only what changed ----------------------------------------------------------
+class LiveTable(ResourceTable):
+    """A ``ResourceTable`` for data that refreshes every second.
+
+    After a reading it compares what each screen line showed with what it will show and
+    repaints only the cells that differ (a whole line when its row, state or cursor changed), so
+    the bytes sent to the terminal follow what changed on screen — a few numbers per row — not
+    the size of the screen. Scrolling, resizing, a different row count or the cursor's row
+    leaving the screen take the table's ordinary full repaint. Unchanged rows are not even
+    replaced in the model, so a reading that changes nothing costs nothing on the UI loop.
+    """
+
+    def __init__(self, columns, **kwargs: Any) -> None:
+        super().__init__(columns, **kwargs)
+        self._full = True
+        self._painted: tuple | None = None  # (top, width, count, lines)
+        self.full_repaints = 0  # counters for tests and the benchmark
+        self.cell_repaints = 0
+
+    def apply_rows(self, rows: list[Row[Any]], keep: set | None = None) -> None:
+        """Upsert the rows that changed; drop rows not in ``keep`` (when given)."""
+        model = self.model
+        if keep is not None:
+            for key in [r.key for r in model.rows() if r.key not in keep]:
+                model.remove(key)
+        changed = []
+        for row in rows:
+            old = model.get(row.key)
+            if (old is None or old.cells != row.cells or old.sort != row.sort or old.style != row.style
+                    or old.cell_styles != row.cell_styles):
+                changed.append(row)
+            else:
+                old.data = row.data  # same picture, newer numbers behind it
+        if changed:
+            model.upsert_many(changed)
+        self._schedule_sync()
+
+    def _invalidate(self) -> None:
+        self._full = True
+
+    def set_filter(self, text: str | None = None, predicate=None) -> None:
+        self._invalidate()
+        super().set_filter(text, predicate)
+
+    def set_sort(self, column, reverse: bool = False) -> None:
+        self._invalidate()
+        super().set_sort(column, reverse)
+
+    def clear(self) -> None:
+        self._invalidate()
+        super().clear()
+
+    def on_resize(self, event) -> None:
+        self._invalidate()
+        super().on_resize(event)
+
+    def _lines(self, top: int) -> tuple:
+        model = self.model
+        view = model.view
+        out = []
+        for index in range(top, min(len(view), top + self.body_height)):
+            key = view[index]
+            row = model.get(key)
+            out.append((key, row.cells, row.style, tuple(sorted(row.cell_styles.items())),
+                        index == self.cursor, model.is_marked(key)))
+        return tuple(out)
+
+    def _snapshot(self) -> tuple:
+        top = round(self.scroll_offset.y)
+        return (top, self.scrollable_content_region.width, self.model.visible_count, self._lines(top))
+
+    def sync_now(self) -> None:
+        model = self.model
+        if model.revision == self._synced_revision:
+            return
+        painted = self._painted
+        if not self._full and painted is not None and self.is_mounted:
+            top, width, count, old_lines = painted
+            view = model.view
+            index = model.index_of(self._cursor_key) if self._cursor_key is not None else None
+            if (top == round(self.scroll_offset.y) and width == self.scrollable_content_region.width
+                    and count == len(view) and (index is None or top <= index < top + self.body_height)):
+                if index is not None and index != self.cursor:
+                    self.set_reactive(ResourceTable.cursor, index)  # same row, new place: no full repaint
+                lines = self._lines(top)
+                self._last_sync = time.monotonic()
+                self._synced_revision = model.revision
+                self._line_cache.clear()
+                self._refresh_changed(old_lines, lines, width)
+                self._painted = (top, width, count, lines)
+                self.cell_repaints += 1
+                self.post_message(self.ViewChanged(self))
+                return
+        self._full = False
+        self.full_repaints += 1
+        super().sync_now()
+        self._painted = self._snapshot() if self.is_mounted else None
+
+    def _refresh_changed(self, old: tuple, new: tuple, width: int) -> None:
+        """Mark the lines whose picture changed. Whole lines: the terminal is written a line
+        (per widget) at a time anyway, and one region per line avoids writing a line twice."""
+        from textual.geometry import Region
+
+        regions = [
+            Region(0, y + 1, width, 1)  # line 0 is the header
+            for y in range(max(len(old), len(new)))
+            if (old[y] if y < len(old) else None) != (new[y] if y < len(new) else None)
+        ]
+        if regions:
+            self.refresh(*regions)
+
+    def render_line(self, y: int) -> Strip:
+        return compact_strip(super().render_line(y))
+
+
+def compact_strip(strip: Strip) -> Strip:
+    """The same picture in fewer escape sequences: blank segments take their neighbour's style
+    when only the background shows (same background, no underline, strike or reverse), and
+    neighbours with one style merge. A table row of ten cells becomes a few segments, which
+    is most of the bytes a refresh sends to the terminal."""
+    out: list[Segment] = []
+    for seg in strip:
+        text, style, control = seg
+        if out and not control:
+            prev_text, prev_style, prev_control = out[-1]
+            # A run never starts with blanks (some SVG viewers collapse them in snapshots).
+            if not prev_control and not prev_text.isspace():
+                if prev_style == style or (text.isspace() and _blank_compatible(prev_style, style)):
+                    out[-1] = Segment(prev_text + text, prev_style)
+                    continue
+        out.append(seg)
+    return Strip(out, strip.cell_length)
+
+
+def _blank_compatible(keep: Style | None, blank: Style | None) -> bool:
+    """Whether spaces drawn in ``blank`` look the same drawn in ``keep``."""
+    if keep is None or blank is None:
+        return keep == blank
+    for attr in ("underline", "strike", "reverse", "overline", "underline2", "blink", "conceal"):
+        if getattr(keep, attr) or getattr(blank, attr):
+            return False
+    return keep.bgcolor == blank.bgcolor
+
+
 # -- rows ------------------------------------------------------------------------------------------
 COLUMNS = [
     Column("name", "Subscription", min_width=16, max_width=28),
@@ -100,6 +248,15 @@ COLUMNS = [
     Column("product", "Product", min_width=6, max_width=14, priority=5),
 ]
 TITLES = {"subscription": "Subscription", "product": "Product", "api": "API"}
+
+
+def _q(value: float | None) -> float | None:
+    """Two significant digits: the precision a row's place in the order should react to."""
+    if value is None or value == 0:
+        return value
+    from math import floor, log10
+
+    return round(value, 1 - int(floor(log10(abs(value)))))
 
 
 def top_row(r: Any, *, stale: bool = False) -> Row[str]:
@@ -122,8 +279,10 @@ def top_row(r: Any, *, stale: bool = False) -> Row[str]:
         format_rate(r.throttled_per_minute), format_rate(r.quota_refused_per_minute),
         format_rate(r.requests_per_minute), sanitize(r.owner, max_length=30), sanitize(r.product, max_length=30),
     )
-    sort = (r.key, r.tokens_per_minute, r.tokens_per_minute, lim.tokens_per_minute if lim else None, use,
-            (r.refused_per_minute, r.tokens_per_minute), r.quota_refused_per_minute, r.requests_per_minute,
+    # Sort on rounded values so that rows do not swap places over noise from one reading to the next.
+    tokens = _q(r.tokens_per_minute)
+    sort = (r.key, tokens, tokens, lim.tokens_per_minute if lim else None, _q(use),
+            (_q(r.refused_per_minute), tokens), _q(r.quota_refused_per_minute), _q(r.requests_per_minute),
             r.owner, r.product)
     style = None
     cell_styles: dict[int, str] = {}
@@ -344,11 +503,11 @@ class TopScreen(LiveScreen):
         from textual.widgets import Static
 
         yield Static("", id="top-headline", markup=False)
-        yield ResourceTable(COLUMNS, id="top-table")
+        yield LiveTable(COLUMNS, id="top-table")
 
     @property
-    def table(self) -> ResourceTable:
-        return self.query_one("#top-table", ResourceTable)
+    def table(self) -> LiveTable:
+        return self.query_one("#top-table", LiveTable)
 
     def focus_body(self) -> None:
         self.table.focus()
@@ -367,10 +526,7 @@ class TopScreen(LiveScreen):
 
     def apply(self, report: Any, rows: list[Row[str]]) -> None:
         table = self.table
-        keep = {row.key for row in rows}
-        for key in [row.key for row in table.model.rows() if row.key not in keep]:
-            table.remove_row(key)
-        table.add_rows(rows)
+        table.apply_rows(rows, keep={row.key for row in rows})
         if not rows:
             table.placeholder = "no traffic in this window"
         from textual.widgets import Static
@@ -381,7 +537,7 @@ class TopScreen(LiveScreen):
         table = self.table
         rows = [top_row(row.data, stale=True) for row in table.model.rows() if row.data is not None]
         if rows:
-            table.add_rows(rows)
+            table.apply_rows(rows)
 
     def update_status(self) -> None:
         table = self.table

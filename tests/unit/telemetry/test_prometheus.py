@@ -124,3 +124,36 @@ def test_a_failed_scrape_keeps_the_earlier_readings():
     snap = src.sample(60)
     noisy = [r for r in aggregate(snap) if r.key == "noisy"][0]
     assert noisy.throttled_per_minute == pytest.approx(60)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+label_values = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12)
+
+
+def _escape(v: str) -> str:
+    return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(label_values, label_values, st.integers(0, 10**9), st.sampled_from([200, 429, 403])),
+                min_size=1, max_size=8))
+def test_fast_path_agrees_with_prometheus_client(series):
+    lines = ["# HELP azure_apim_requests_total Requests", "# TYPE azure_apim_requests_total counter"]
+    for sid, api, value, status in series:
+        lines.append(f'azure_apim_requests_total{{api_id="{_escape(api)}",gateway_response_code="{status}",'
+                     f'product_id="p",subscription_id="{_escape(sid)}"}} {value}')
+    lines.append("# TYPE other_metric gauge")
+    lines.append("other_metric 3.5")
+    text = "\n".join(lines) + "\n"
+    assert parse_exposition(text) == parse_exposition(text, reference=True)
+
+
+def test_fast_path_sends_odd_lines_to_the_reference_parser():
+    good = exposition(1, 2, 3)
+    with pytest.raises(ValueError):
+        parse_exposition(good + "azure_apim_requests_total{broken 12\n")
+    with pytest.raises(ValueError):
+        parse_exposition(good + "azure_apim_requests_total 1_000\n")
+    assert parse_exposition(good) == parse_exposition(good, reference=True)
