@@ -51,7 +51,9 @@ class PrometheusSlotUsage:
     """
 
     def __init__(self, url: str, *, metric: str | None = None, timeout: float = 5.0) -> None:
-        self.url = url
+        from aiconsole.backends.urls import check_url
+
+        self.url = check_url(url, what="key-slot metrics URL")  # plain HTTP to loopback only
         self.metric = metric
         self.timeout = timeout
 
