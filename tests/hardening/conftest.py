@@ -66,6 +66,10 @@ def run_cli_inproc(home: Path, *args: str, sandbox: dict[str, Any] | None = None
     out, err = io.StringIO(), io.StringIO()
     saved = dict(os.environ)
     saved_stdin = sys.stdin
+    import logging
+
+    loggers = [logging.getLogger(name) for name in ("aiconsole", "azure", "httpx")]
+    saved_logging = [(lg, list(lg.handlers), lg.level) for lg in loggers]
     os.environ.clear()
     os.environ.update({**isolated_env(home), **(env or {})})
     sys.stdin = io.StringIO(stdin)
@@ -79,6 +83,12 @@ def run_cli_inproc(home: Path, *args: str, sandbox: dict[str, Any] | None = None
         os.environ.clear()
         os.environ.update(saved)
         sys.stdin = saved_stdin
+        for logger, handlers, level in saved_logging:  # --debug adds a file handler: close and drop it
+            for handler in logger.handlers:
+                if handler not in handlers:
+                    handler.close()
+            logger.handlers[:] = handlers
+            logger.setLevel(level)
     return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
