@@ -139,10 +139,13 @@ class TwoSlotRotationScreen(ModalScreen[None]):
                                              "consumers use (1/2) and confirm they moved yourself.")
 
     # -- workers ---------------------------------------------------------------------------
-    def _machine(self):
+    def _confirm(self) -> str | None:
+        """The typed service name on production profiles (read on the UI thread)."""
+        return self.query_one("#rotate-confirm", Input).value.strip() if _production(self.app) else None
+
+    def _machine(self, confirm: str | None = None):
         from aiconsole.services.rotation import TwoSlotRotation
 
-        confirm = self.query_one("#rotate-confirm", Input).value.strip() if _production(self.app) else None
         return TwoSlotRotation(_context(self.app), self.sid, confirm_name=confirm,
                                on_event=lambda e: self.post_message(RotationEvent(e.message)))
 
@@ -179,9 +182,9 @@ class TwoSlotRotationScreen(ModalScreen[None]):
         self.post_message(WorkerDone("infer", slot))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rotate-step")
-    def run_step(self, what: str, in_use: Slot | None) -> None:
+    def run_step(self, what: str, in_use: Slot | None, confirm: str | None = None) -> None:
         try:
-            machine = self._machine()
+            machine = self._machine(confirm)
             with machine.store.lock(self.sid):
                 if what == "start":
                     machine.start(in_use)
@@ -281,7 +284,7 @@ class TwoSlotRotationScreen(ModalScreen[None]):
             return
         self.busy = True
         self.query_one("#rotate-log", Static).update(f"regenerating the idle key (consumers on {self.in_use})…")
-        self.run_step("start", self.in_use if self.step is None else None)
+        self.run_step("start", self.in_use if self.step is None else None, self._confirm())
 
     def action_finish(self) -> None:
         if self.busy or self.step not in ("waiting", "new_regenerated", "regenerating_old"):
@@ -298,7 +301,7 @@ class TwoSlotRotationScreen(ModalScreen[None]):
         self.finish_armed = False
         self.busy = True
         self.query_one("#rotate-log", Static).update(f"regenerating the old {self.in_use} key…")
-        self.run_step("finish", None)
+        self.run_step("finish", None, self._confirm())
 
     def action_reveal(self) -> None:
         self.revealed = not self.revealed
