@@ -9,8 +9,9 @@ Queries (``metrics:getBatch``, PT1M, aggregation Total):
   uses by default), metrics ``Total Tokens``, ``Prompt Tokens``, ``Completion Tokens``, filter
   ``Subscription ID eq '*' and API ID eq '*' and Product ID eq '*'`` (falling back to the
   subscription alone when the policy emits fewer dimensions).
-``top`` (``max_results``) is set to ``DEFAULT_TOP`` and raised once if an answer comes back
-full, so a series is never cut without the snapshot saying ``truncated``.
+``top`` (``max_results``) starts at ``DEFAULT_TOP`` and is raised fourfold (up to ``MAX_TOP``)
+while an answer comes back full, so a series is never cut without the snapshot saying
+``truncated``.
 
 Cloud metrics arrive about a minute late: only complete minutes up to ``now - ingestion_delay``
 are used, and the snapshot's data age says so. ``now`` is the gateway's clock (the sandbox's
@@ -60,7 +61,8 @@ class AzureMonitorSource:
 
     def __init__(self, client: Any, *, resource_id: str, app_insights_resource_id: str | None,
                  now: Callable[[], datetime], ingestion_delay: float = 60.0, token_namespace: str = TOKEN_NAMESPACE,
-                 logs: Any = None, top: int = DEFAULT_TOP, wall: Callable[[], datetime] | None = None) -> None:
+                 logs: Any = None, top: int = DEFAULT_TOP, max_top: int = MAX_TOP,
+                 wall: Callable[[], datetime] | None = None) -> None:
         self.client = client
         self.resource_id = resource_id
         self.app_insights_resource_id = app_insights_resource_id
@@ -70,12 +72,13 @@ class AzureMonitorSource:
         self.token_namespace = token_namespace
         self.logs = logs
         self.top = top
+        self.max_top = max(top, max_top)
         self._token_filter = TOKEN_FILTER
 
     # -- querying --------------------------------------------------------------------------
     def _query(self, resource_id: str, namespace: str, names: list[str], start: datetime, end: datetime,
                flt: str) -> tuple[list, bool]:
-        """One batch query; returns (metrics, truncated), raising ``top`` once if an answer is full."""
+        """One batch query; returns (metrics, truncated), raising ``top`` while an answer is full."""
         from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
         top = self.top
@@ -94,9 +97,9 @@ class AzureMonitorSource:
             except ValueError:
                 raise TelemetryError("Azure Monitor answered with an unexpected shape.") from None
             full = any(len(m.timeseries) >= top for m in result.metrics)
-            if not full or top >= MAX_TOP:
+            if not full or top >= self.max_top:
                 return list(result.metrics), full
-            top = min(MAX_TOP, top * 4)
+            top = min(self.max_top, top * 4)
 
     def _tokens(self, start: datetime, end: datetime) -> tuple[list, bool]:
         if not self.app_insights_resource_id:

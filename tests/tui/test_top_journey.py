@@ -102,6 +102,11 @@ async def test_j1_override_makes_429s_fall_and_the_gateway_reverts_it(sandbox):
                          what="chain and traffic")
         assert detail.chain.binding.effective_tpm == 1000
         assert detail.row.throttled_per_minute > 0
+        await pilot.press("P")  # probe: one request with the key, its limit headers shown (never the key)
+        await wait_until(pilot, lambda: detail.probe is not None or detail.probe_error is not None, timeout=20,
+                         what="probe")
+        assert detail.probe is not None and detail.probe.status in (200, 429)
+        assert "retry-after" in detail.probe.headers or "x-ratelimit-remaining-tokens" in detail.probe.headers
         await pilot.press("o")
         await wait_until(pilot, lambda: isinstance(app.screen, OverrideForm) and bool(app.screen.query("#override-tpm")),
                          what="override form")
@@ -125,3 +130,20 @@ async def test_j1_override_makes_429s_fall_and_the_gateway_reverts_it(sandbox):
         httpx.post(f"{sandbox['management_url']}/_sandbox/clock", json={"advance_seconds": 2 * 3600 + 60}).raise_for_status()
         await wait_until(pilot, lambda: detail.row is not None and (detail.row.throttled_per_minute or 0) > 0,
                          timeout=40, what="429s to come back after expiry")
+
+
+async def test_top_on_the_azure_monitor_source_says_it_is_a_minute_late(sandbox):
+    """``:top monitor``: the cloud path (metrics:getBatch through the real MetricsClient)."""
+    # per-minute data counts complete minutes only: move the sandbox clock past this one
+    httpx.post(f"{sandbox['management_url']}/_sandbox/clock", json={"advance_seconds": 60}).raise_for_status()
+    app = make_live_app(sandbox, start="top monitor")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, TopScreen), what=":top")
+        top = app.screen
+        fast(top)
+        await wait_until(pilot, lambda: top.report is not None and len(top.table.model) > 0, timeout=40,
+                         what="a reading from Azure Monitor")
+        assert top.report.snapshot.source == "azure_monitor"
+        assert "~1 min delay" in top.data_age_label()
+        assert not top.report.snapshot.per_subscription_status
+        assert any("subscription dimension" in w for w in top.report.snapshot.warnings)

@@ -327,3 +327,27 @@ def test_snapshot_drill_in(feed, snap_compare, monkeypatch):
         await pilot.pause()
 
     assert snap_compare(make_app(start_command="top"), terminal_size=(120, 40), run_before=run_before)
+
+
+@pytest.mark.anyio
+async def test_a_slow_scrape_keeps_the_ui_responsive(feed):
+    import threading
+
+    release = threading.Event()
+    original = feed.sample
+
+    def sample(window):
+        if feed.calls >= 1:
+            release.wait(10)  # every reading after the first hangs until released
+        return original(window)
+
+    feed.sample = sample
+    app = make_app(start_command="top")
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await top_loaded(pilot)
+        await wait_until(pilot, lambda: screen.polling, what="a poll in flight")
+        await pilot.press("right_square_bracket", "slash", *"eval", "enter")
+        assert screen.window == 300  # keys are handled while the worker waits on the source
+        assert screen.table.model.visible_count == 1
+        release.set()
+        await wait_until(pilot, lambda: not screen.polling and screen.polls >= 2, what="the slow poll to finish")

@@ -96,10 +96,10 @@ def test_a_full_answer_raises_top_once_then_says_truncated():
         ts = [series({"subscription id": f"s{i}"}, {minute(0): 1.0}) for i in range(n)]
         return [metric(name, ts) for name in kw["metric_names"]]
 
-    src, client = source(full, top=10)
+    src, client = source(full, top=10, max_top=160)
     snap = src.sample(60)
     tops = [c["max_results"] for c in client.calls]
-    assert tops[:2] == [10, 40]
+    assert tops[:3] == [10, 40, 160]
     assert snap.truncated and any("as many series" in w for w in snap.warnings)
 
 
