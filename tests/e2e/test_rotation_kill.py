@@ -80,3 +80,26 @@ def test_kill_9_at_each_step_then_resume_never_regenerates_twice(capsys, sandbox
     assert RotationStore().load(sid) is None  # finished rotations are archived
     done = [e for e in journal(sid) if e["action"] in ("keys.rotate", "keys.rotate.detected") and e["result"] == "ok"]
     assert len(done) == 2
+
+
+def test_refused_without_a_way_to_know_consumers_moved(capsys, sandbox):
+    create(capsys, sandbox, "guard-1")
+    start = fps(sandbox, "guard-1")
+    code, _, err = run(capsys, sandbox, "keys", "rotate", "guard-1", "--two-slot", "--in-use", "primary")
+    assert code == 3 and "--wait-idle" in err
+    assert RotationStore().load("guard-1") is None and fps(sandbox, "guard-1") == start
+    code, _, err = run(capsys, sandbox, "keys", "rotate", "guard-1", "--two-slot", "--slot", "primary", "--yes")
+    assert code == 2 and "--in-use" in err
+
+
+def test_handover_only_parks_and_a_contradicting_in_use_is_refused(capsys, sandbox):
+    create(capsys, sandbox, "guard-2")
+    code, out, err = run(capsys, sandbox, "keys", "rotate", "guard-2", "--two-slot", "--in-use", "secondary",
+                         "--handover-only", "--show-keys", "--yes")
+    assert code == 0, err
+    assert out["status"] == "waiting" and out["new_slot"] == "primary"
+    assert fingerprint(out["new_key"]) == fps(sandbox, "guard-2")["primary"]
+    code, _, err = run(capsys, sandbox, "keys", "rotate", "guard-2", "--two-slot", "--in-use", "primary", "--yes")
+    assert code == 2 and "recorded consumers on the secondary key" in err
+    code, out, err = run(capsys, sandbox, "keys", "rotate", "guard-2", "--two-slot", "--yes")
+    assert code == 0 and out["status"] == "done" and out["resumed"] is True
