@@ -20,6 +20,9 @@ from aiconsole.tui.hub import ServiceHub
 from aiconsole.tui.theming import DEFAULT_THEME, builtin_themes, state_variable_defaults, user_themes
 
 
+ERROR_REPEAT_SECONDS = 5.0
+
+
 class AiConsoleApp(App[int]):
     TITLE = "aiconsole"
     CSS_PATH = "app.tcss"
@@ -54,6 +57,7 @@ class AiConsoleApp(App[int]):
         self._start_command = start_command
         self._keymap_overrides = dict(keymap or {})
         self._theme_problems: list[str] = []
+        self._recent_errors: dict[str, float] = {}
         self._register_themes()
         self._requested_theme = theme_name
         self.theme = self._pick_theme(theme_name)
@@ -90,10 +94,15 @@ class AiConsoleApp(App[int]):
                 self.notify(problem, title="Keymap", severity="warning", markup=False)
         from aiconsole.tui.screens.signin import install_prompts
 
-        install_prompts(self)
+        self._restore_prompts = install_prompts(self)
         self.run_command(self._start_command)
         # Build the backend (imports the SDK) off the UI thread while the first frame paints.
         self.run_worker(self._warm_up, thread=True, exit_on_error=False, group="connect", name="connect")
+
+    def on_unmount(self) -> None:
+        restore = getattr(self, "_restore_prompts", None)
+        if restore is not None:
+            restore()
 
     def _warm_up(self) -> None:
         try:
@@ -103,7 +112,21 @@ class AiConsoleApp(App[int]):
 
     # -- errors ----------------------------------------------------------------------------
     def show_error(self, exc: BaseException, context: str | None = None) -> None:
-        """A domain error as one sentence and a hint; anything else as a type name, no traceback."""
+        """A domain error as one sentence and a hint; anything else as a type name, no traceback.
+
+        The same sentence is not repeated within a few seconds: when the service is unreachable,
+        the connection worker and every loading screen fail together with the same cause.
+        """
+        import time
+
+        from aiconsole.tui.errors import describe
+
+        message = describe(exc)[0]
+        now = time.monotonic()
+        last = self._recent_errors.get(message)
+        if last is not None and now - last < ERROR_REPEAT_SECONDS:
+            return
+        self._recent_errors[message] = now
         notify_error(self, exc, context=context)
 
     def handle_bindings_clash(self, clashed_bindings: set[Binding], node) -> None:
@@ -169,6 +192,20 @@ class AiConsoleApp(App[int]):
         self.run_command(self._start_command)
         self.run_worker(self._warm_up, thread=True, exit_on_error=False, group="connect", name="connect")
         self.notify(f"Connected to {connection.label}.", title="Profile", markup=False)
+
+    def switch_connection(self, connection: Any, *, backend: Any = None) -> None:
+        """Point the console at another service (``:ctx``): a new hub, screens rebuilt from the start.
+
+        Old screens are removed, which cancels their workers; nothing they fetched is reused,
+        because it belongs to the other service.
+        """
+        self.connection = connection
+        self.hub = ServiceHub(connection, backend=backend)
+        self._recent_errors.clear()
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.run_command(self._start_command)
+        self.run_worker(self._warm_up, thread=True, exit_on_error=False, group="connect", name="connect")
 
     def go_back(self) -> None:
         """``esc``: leave the current screen unless it is the last one."""

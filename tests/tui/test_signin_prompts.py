@@ -14,12 +14,6 @@ from tests.tui.helpers import make_app, showing, wait_until
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture(autouse=True)
-def _restore_prompts():
-    yield
-    credentials.set_default_prompts(device_code=None, secret=None)
-
-
 async def test_device_code_and_passphrase_prompts_show_modals():
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
@@ -39,3 +33,4 @@ async def test_device_code_and_passphrase_prompts_show_modals():
         await wait_until(pilot, lambda: bool(answer), what="the answer")
         worker.join(timeout=5)
         assert answer == ["s3cret"]
+    assert credentials._default_prompts["device_code"] is None, "closing the app puts the CLI prompts back"

@@ -76,9 +76,12 @@ class PassphraseScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def install_prompts(app) -> None:
-    """Route azure-identity's prompts to this app's modals (call once, on mount)."""
-    from aiconsole.backends.credentials import set_default_prompts
+def install_prompts(app):
+    """Route azure-identity's prompts to this app's modals; returns a function that puts the
+    previous prompts back (the app calls it when it closes, so nothing points at a dead app)."""
+    from aiconsole.backends.credentials import _default_prompts, set_default_prompts
+
+    previous = dict(_default_prompts)
 
     def device_code(uri: str, code: str, expires_on: datetime) -> None:
         app.call_from_thread(app.push_screen, DeviceCodeScreen(uri, code, expires_on))
@@ -99,3 +102,8 @@ def install_prompts(app) -> None:
         return answer[0] or ""
 
     set_default_prompts(device_code=device_code, secret=secret)
+
+    def restore() -> None:
+        set_default_prompts(device_code=previous.get("device_code"), secret=previous.get("secret"))
+
+    return restore
