@@ -11,7 +11,7 @@ import pytest
 
 from aiconsole.backends.connect import sandbox_connection
 from aiconsole.tui.app import AiConsoleApp
-from aiconsole.tui.screens.confirm import ConfirmScreen
+from aiconsole.tui.screens.limit_diff import DiffPreviewScreen
 from aiconsole.tui.screens.sub_live import OverrideForm, SubscriptionLiveScreen
 from aiconsole.tui.screens.throttling import ThrottlingScreen
 from aiconsole.tui.screens.top import TopScreen
@@ -115,9 +115,9 @@ async def test_j1_override_makes_429s_fall_and_the_gateway_reverts_it(sandbox):
         form.query_one("#override-until").value = "2h"
         form.query_one("#override-reason").value = "J1 test"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen) and bool(app.screen.query("#confirm-body")),
+        await wait_until(pilot, lambda: isinstance(app.screen, DiffPreviewScreen) and bool(app.screen.query("#diff-text")),
                          timeout=20, what="diff preview")
-        body = str(app.screen.query_one("#confirm-body").content)
+        body = str(app.screen.query_one("#diff-text").content)
         assert "500000" in body and "+" in body  # the diff names the new limit
         await pilot.press("y")
         await wait_until(pilot, lambda: detail.last_override is not None, timeout=20, what="override applied")

@@ -383,12 +383,11 @@ class SubscriptionLiveScreen(LiveScreen):
         if message.error is not None:
             self.app.show_error(message.error, "Override")
             return
-        from aiconsole.tui.screens.confirm import ConfirmScreen
+        from aiconsole.tui.screens.limit_diff import DiffPreviewScreen
 
         plan = message.plan
         conn = self.app.connection
         require = conn.service_name if getattr(conn, "production", False) else None
-        body = f"{plan.description}\n\n{plan.diff}"
 
         def confirmed(typed: str | None) -> None:
             if typed is None:
@@ -398,7 +397,8 @@ class SubscriptionLiveScreen(LiveScreen):
             self.update_status()
             self.apply_override(plan, message.reason, typed or None)
 
-        self.app.push_screen(ConfirmScreen("Raise the limit?", body, confirm_label="Apply", require_text=require),
+        self.app.push_screen(DiffPreviewScreen(plan.description, plan.diff, require_text=require,
+                                               title="Raise this limit? The gateway reverts it by itself."),
                              confirmed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="sublive-write")

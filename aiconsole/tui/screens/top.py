@@ -526,7 +526,11 @@ class TopScreen(LiveScreen):
 
     def apply(self, report: Any, rows: list[Row[str]]) -> None:
         table = self.table
+        first_reading = len(table.model) == 0
         table.apply_rows(rows, keep={row.key for row in rows})
+        if first_reading and rows:
+            table.sync_now()
+            table.cursor = 0  # start on the worst row, not wherever the first row landed
         if not rows:
             table.placeholder = "no traffic in this window"
         from textual.widgets import Static
