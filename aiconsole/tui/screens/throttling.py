@@ -19,14 +19,14 @@ from aiconsole.tui.widgets.resource_table import ResourceTable
 from aiconsole.tui.widgets.table_model import Column, Row
 
 COLUMNS = [
-    Column("subscription", "Subscription", min_width=10, max_width=26),
-    Column("cause", "Cause", min_width=10, max_width=30),
-    Column("rate", "Refused/m", width=9, min_width=6, align="right"),
-    Column("policy", "Policy", min_width=8, max_width=26, priority=2),
-    Column("scope", "Scope", min_width=8, max_width=24),
+    Column("subscription", "Subscription", min_width=16, max_width=26),
+    Column("cause", "Cause", min_width=18, max_width=30),
+    Column("rate", "Refused/m", width=9, min_width=9, align="right"),
+    Column("policy", "Policy", min_width=14, max_width=26, priority=2),
+    Column("scope", "Scope", min_width=15, max_width=24),
     Column("limit", "Limit", width=6, min_width=5, align="right", priority=3),
-    Column("tokens", "Tok/min", width=7, min_width=5, align="right", priority=4),
-    Column("refused_tokens", "≈Tok refused/m", width=14, min_width=7, align="right", priority=1),
+    Column("tokens", "Tok/min", width=7, min_width=7, align="right", priority=4),
+    Column("refused_tokens", "≈Tok refused/m", width=14, min_width=8, align="right", priority=1),
     Column("owner", "Owner", min_width=6, max_width=16, priority=5),
 ]
 STYLE_BY_REASON = {"auth": "expired", "backend-429": "warn", "token-quota": "throttled", "quota": "throttled"}
