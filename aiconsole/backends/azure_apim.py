@@ -370,6 +370,19 @@ class AzureApimBackend:
                                    action=f"{_RBAC}/subscriptions/write")
         return to_subscription(obj, new_etag)
 
+    def clear_subscription_expiration(self, sid: str, *, etag: str) -> Subscription:
+        """PATCH ``"expirationDate": null``: the SDK's model drops ``None`` fields, so the body is
+        sent as JSON through the same operation (same pipeline, same If-Match)."""
+        import io
+        import json
+
+        body = io.BytesIO(json.dumps({"properties": {"expirationDate": None}}).encode())
+        obj, new_etag = self._call(f"update subscription '{sid}'", self.client.subscription.update, self.rg,
+                                   self.service, sid, if_match=etag, parameters=body,
+                                   content_type="application/json", cls=_etag_cls,
+                                   action=f"{_RBAC}/subscriptions/write")
+        return to_subscription(obj, new_etag)
+
     def delete_subscription(self, sid: str, *, etag: str) -> None:
         self._call(f"delete subscription '{sid}'", self.client.subscription.delete, self.rg, self.service,
                    sid, if_match=etag, action=f"{_RBAC}/subscriptions/delete")

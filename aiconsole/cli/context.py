@@ -61,7 +61,7 @@ class CliContext:
         if yes:
             return
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
-            raise RefusedError(f"Refusing to {question} without confirmation.", "Pass --yes to confirm.")
+            raise RefusedError(f"Not confirmed, so nothing was done: {question}.", "Pass --yes to confirm.")
         sys.stderr.write(f"{question}? [y/N] ")
         sys.stderr.flush()
         answer = sys.stdin.readline().strip().lower()

@@ -8,8 +8,6 @@ journal gets an entry whatever happens — with key fingerprints, never keys.
 
 from __future__ import annotations
 
-import io
-import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -334,25 +332,11 @@ def _etag_norm(value: str) -> str:
 
 
 def _clear_expiry(backend, sid: str, etag: str) -> Subscription:
-    """Send ``"expirationDate": null``: the SDK model drops ``None`` fields, so a raw body is needed.
-
-    Uses the adapter's ``clear_subscription_expiration`` when it has one; otherwise, for the
-    SDK adapter, sends the same PATCH with a JSON body through its client.
-    """
+    """Clear ``expirationDate`` (a PATCH with an explicit null; see the adapter)."""
     clear = getattr(backend, "clear_subscription_expiration", None)
-    if callable(clear):
-        return clear(sid, etag=etag)
-    client = getattr(backend, "client", None)
-    if client is None:
+    if not callable(clear):
         raise UsageError("This connection cannot clear an expiry date.")
-    from aiconsole.backends.azure_apim import _etag_cls, to_subscription
-
-    body = io.BytesIO(json.dumps({"properties": {"expirationDate": None}}).encode())
-    obj, new_etag = backend._call(
-        f"update subscription '{sid}'", client.subscription.update, backend.rg, backend.service, sid,
-        if_match=etag, parameters=body, content_type="application/json", cls=_etag_cls,
-        action="Microsoft.ApiManagement/service/subscriptions/write")
-    return to_subscription(obj, new_etag)
+    return clear(sid, etag=etag)
 
 
 def created_json(sub: Subscription, keys: KeyPair | None, *, show_keys: bool) -> dict[str, Any]:
