@@ -26,7 +26,7 @@ from aiconsole.sandbox.state import Backend, NamedValue, SandboxState
 PTU = "aoai-westeurope-ptu"
 PAYGO = "aoai-swedencentral-paygo"
 POOL = "aoai-pool"
-PTU_CAPACITY_TPM = 1200
+PTU_CAPACITY_TPM = 400
 PAYGO_CAPACITY_TPM = 500_000
 
 
@@ -74,7 +74,7 @@ def add_backends(state: SandboxState) -> None:
     state.backends[PTU] = BackendEntity(
         bid=PTU, url="https://contoso-aoai-weu.openai.azure.com/openai", protocol="http",
         description="gpt-4o provisioned throughput (West Europe)", version=v(), title="PTU West Europe",
-        breaker_rules=[breaker_rule()], capacity_tpm=PTU_CAPACITY_TPM,
+        breaker_rules=[breaker_rule(count=1)], capacity_tpm=PTU_CAPACITY_TPM,
     )
     state.backends[PAYGO] = BackendEntity(
         bid=PAYGO, url="https://contoso-aoai-sec.openai.azure.com/openai", protocol="http",
