@@ -24,12 +24,16 @@ class FaultSettings:
     error_rate: float = 0.0
     arm_throttle_rate: float = 0.0
     retry_after_seconds: int = 5
+    drop_rate: float = 0.0
+    drop_response_rate: float = 0.0
 
 
 class Faults:
     """Current fault settings plus a seeded RNG to decide which requests fail."""
 
-    FIELDS = ("latency_ms", "error_rate", "arm_throttle_rate", "retry_after_seconds")
+    FIELDS = (
+        "latency_ms", "error_rate", "arm_throttle_rate", "retry_after_seconds", "drop_rate", "drop_response_rate",
+    )
 
     def __init__(
         self,
@@ -86,7 +90,7 @@ class Faults:
             merged[name] = value
         if merged["latency_ms"] < 0 or merged["latency_ms"] > 60_000:
             raise FaultsError("latency_ms must be between 0 and 60000.")
-        for name in ("error_rate", "arm_throttle_rate"):
+        for name in ("error_rate", "arm_throttle_rate", "drop_rate", "drop_response_rate"):
             if not 0.0 <= merged[name] <= 1.0:
                 raise FaultsError(f"{name} must be between 0 and 1.")
         if int(merged["retry_after_seconds"]) < 0 or merged["retry_after_seconds"] > 3600:
@@ -96,6 +100,8 @@ class Faults:
             error_rate=float(merged["error_rate"]),
             arm_throttle_rate=float(merged["arm_throttle_rate"]),
             retry_after_seconds=int(merged["retry_after_seconds"]),
+            drop_rate=float(merged["drop_rate"]),
+            drop_response_rate=float(merged["drop_response_rate"]),
         )
         with self._lock:
             self._settings = new
@@ -119,6 +125,65 @@ class Faults:
         """True if this management request should get an ARM 429."""
         return self._roll(self.settings.arm_throttle_rate)
 
+    def roll_drop(self) -> bool:
+        """True if this management request's connection should be dropped before it is handled."""
+        return self._roll(self.settings.drop_rate)
+
+    def roll_drop_response(self) -> bool:
+        """True if this request should be handled (a write lands) but its answer lost to a dropped connection."""
+        return self._roll(self.settings.drop_response_rate)
+
     def latency_seconds(self) -> float:
         """The injected delay to apply before answering, in seconds."""
         return self.settings.latency_ms / 1000.0
+
+
+class _QuietDrops:
+    """Hides uvicorn's one error line per deliberately dropped connection (the fault is the point)."""
+
+    def filter(self, record: Any) -> bool:
+        return "without completing response" not in record.getMessage()
+
+
+def _is_write(scope: dict) -> bool:
+    """PUT/PATCH/DELETE, and POSTs other than the list-secrets/list-keys reads that ARM makes POSTs."""
+    method = scope.get("method")
+    if method == "POST":
+        return not str(scope.get("path", "")).lower().endswith(("/listsecrets", "/listkeys"))
+    return method in ("PUT", "PATCH", "DELETE")
+
+
+def with_connection_drops(app: Any, faults: Faults) -> Any:
+    """Wrap an ASGI app so that ARM requests can lose their connection, before or after handling.
+
+    A dropped connection is what a reliability test needs and an HTTP error cannot imitate: the
+    client gets a transport error with no status, and after a write it cannot know whether the
+    write landed. The wrapper starts a response promising more bytes than it sends and returns,
+    so the server closes the socket mid-body. ``/_sandbox/`` control paths are never dropped.
+    """
+    import logging
+
+    logging.getLogger("uvicorn.error").addFilter(_QuietDrops())
+
+    async def abort(send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"4096")]})
+        await send({"type": "http.response.body", "body": b'{"value": [', "more_body": True})
+
+    async def wrapped(scope: dict, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http" or str(scope.get("path", "")).startswith("/_sandbox/"):
+            await app(scope, receive, send)
+            return
+        if faults.roll_drop():
+            await abort(send)
+            return
+        if _is_write(scope) and faults.roll_drop_response():
+            async def swallow(message: dict) -> None:
+                return None
+
+            await app(scope, receive, swallow)
+            await abort(send)
+            return
+        await app(scope, receive, send)
+
+    return wrapped

@@ -113,8 +113,11 @@ class Sandbox:
         self._failure: BaseException | None = None
         self._info: dict[str, Any] | None = None
         from aiconsole.sandbox.arm import create_management_app
+        from aiconsole.sandbox.faults import with_connection_drops
 
-        self.add_app("management", lambda st: create_management_app(st, self.info), port=port)
+        self.add_app(
+            "management", lambda st: with_connection_drops(create_management_app(st, self.info), st.faults), port=port,
+        )
 
     # ------------------------------------------------------------------ extension API
 
