@@ -77,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.output is None:
         args.output = "table" if sys.stdout.isatty() else "json"
+    import logging
+
+    # Without a handler, library warnings (azure-core's "Incomplete download." on a dropped
+    # connection) reach stderr raw through logging's last resort; errors are reported once, as a
+    # sentence, by run_command, and --debug still records every library message in its log.
+    logging.getLogger("azure").addHandler(logging.NullHandler())
     if args.debug:
         from aiconsole.cli.debuglog import enable_debug_log
 
