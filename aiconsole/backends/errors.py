@@ -13,6 +13,7 @@ from aiconsole.domain.errors import (
     ConflictError,
     ConnectionFailedError,
     NotFoundError,
+    OutcomeUnknownError,
     PreconditionFailedError,
     ServerError,
     ThrottledError,
@@ -62,12 +63,18 @@ def map_exception(exc: BaseException, *, what: str, action: str | None = None) -
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,
+        IncompleteReadError,
         ServiceRequestError,
         ServiceResponseError,
     )
 
     if isinstance(exc, AiconsoleError):
         return exc
+    if isinstance(exc, IncompleteReadError):  # the answer was cut off mid-body: sent, outcome unknown
+        return OutcomeUnknownError(
+            f"Could not {what}: the connection dropped before the whole answer arrived "
+            "(if this was a change, it may or may not have been made).",
+            "Check the current state before trying again.")
     if isinstance(exc, ClientAuthenticationError) and getattr(exc, "status_code", None) is None:
         return AuthError(f"Could not sign in to {what}: {sanitize(str(exc).splitlines()[0], max_length=200)}",
                          "Check the profile's sign-in mode (`aiconsole info`) and sign in again.")
@@ -107,7 +114,13 @@ def map_exception(exc: BaseException, *, what: str, action: str | None = None) -
             return ServerError(f"Could not {what}: the server failed ({status}){suffix}",
                                "Try again; if it persists, check the service health.", request_id=request_id)
         return AiconsoleError(f"Could not {what}: HTTP {status}{suffix}", request_id=request_id)
-    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+    if isinstance(exc, ServiceResponseError):  # sent, but the answer never arrived
+        reason = sanitize(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, max_length=160)
+        return OutcomeUnknownError(
+            f"Could not {what}: the connection dropped before the answer arrived ({reason}; "
+            "if this was a change, it may or may not have been made).",
+            "Check the current state before trying again.")
+    if isinstance(exc, ServiceRequestError):
         reason = sanitize(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, max_length=160)
         return ConnectionFailedError(f"Could not {what}: the connection failed ({reason}).",
                                      "Check the URL and your network; is the server running?")

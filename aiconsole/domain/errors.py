@@ -93,5 +93,13 @@ class ConnectionFailedError(AiconsoleError):
     """The server could not be reached, the connection dropped, or it timed out."""
 
 
+class OutcomeUnknownError(ConnectionFailedError):
+    """The request was sent but its answer was lost: a write may or may not have been made.
+
+    The journal records such a write as ``unknown``, never as ``failed``: the server may well
+    hold the new state, and a "failed" entry would send the next person to repeat it.
+    """
+
+
 class InsecureTransportError(UsageError):
     """A plain-HTTP URL that is not on loopback was given."""
