@@ -14,7 +14,7 @@ from typing import Any
 
 from aiconsole.audit.journal import AuditJournal
 from aiconsole.backends.port import ManagementPort
-from aiconsole.domain.errors import AiconsoleError, ReadOnlyError, RefusedError
+from aiconsole.domain.errors import AiconsoleError, OutcomeUnknownError, ReadOnlyError, RefusedError
 from aiconsole.services.clock import clock_for, utc_now
 
 
@@ -29,6 +29,9 @@ class WriteRecord:
     after: Any = None
     request_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: set right after the write call returns: a later failure (reading the result back) must
+    #: not be journalled as a failed write, because the change is on the server
+    landed: bool = False
 
 
 @dataclass
@@ -94,7 +97,16 @@ class ServiceContext:
         try:
             yield record
         except AiconsoleError as exc:
-            self._journal(record, "failed", exc.message, request_id=exc.request_id)
+            if record.landed:
+                self._journal(record, "ok", f"made; reading the result back failed: {exc.message}",
+                              request_id=exc.request_id)
+                # Same type (callers retry on ThrottledError and the like), truthful message.
+                exc.message = f"The change was made, but reading the result back failed: {exc.message}"
+                exc.args = (exc.message,)
+                raise
+            # A lost answer is not a failure: the write may have landed. Say so, never guess.
+            result = "unknown" if isinstance(exc, OutcomeUnknownError) else "failed"
+            self._journal(record, result, exc.message, request_id=exc.request_id)
             raise
         except BaseException as exc:  # noqa: BLE001 - journal the truth, then re-raise
             self._journal(record, "failed", type(exc).__name__)

@@ -302,6 +302,7 @@ class TwoSlotRotation:
                                 before={"slot": slot, "fingerprint": before}) as rec:
                 rec.extra.update(rotation_id=st.rotation_id, step=step)
                 self.ctx.backend.regenerate_key(self.sid, slot)
+                rec.landed = True
                 self.checkpoint(f"after_{step.replace('ing_', 'e_')}")
                 after = fingerprint(self._keys().key(slot))
                 rec.after = {"slot": slot, "fingerprint": after}

@@ -140,6 +140,7 @@ class SubscriptionService:
             before={"slot": slot, "fingerprint": fp_before},
         ) as record:
             self.backend.regenerate_key(sid, slot)
+            record.landed = True
             after = self.keys(sid)
             fp_after = fingerprint(after.key(slot))
             record.after = {"slot": slot, "fingerprint": fp_after}
