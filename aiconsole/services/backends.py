@@ -26,6 +26,7 @@ class BackendRow:
     info: BackendInfo
     pools: list[str] = field(default_factory=list)  # pools this backend belongs to
     health: Any = None  # telemetry.usage_backends.BackendHealth | None
+    apis: list[str] = field(default_factory=list)  # APIs whose policy sends traffic here (directly or via a pool)
 
     @property
     def state(self) -> str:
@@ -45,6 +46,7 @@ class BackendRow:
             "description": sanitize(i.description or "") or None, "url": sanitize(i.url or "") or None,
             "members": [{"backend": m.backend, "priority": m.priority, "weight": m.weight} for m in i.members],
             "pools": self.pools,
+            "apis": self.apis,
             "circuit_breaker": [{"name": r.name, "failure_condition": r.condition, "count": r.count,
                                  "percentage": r.percentage, "interval": r.interval,
                                  "status_codes": [list(x) for x in r.status_ranges], "trip_duration": r.trip_duration,
@@ -63,6 +65,12 @@ class BackendsReport:
     def to_json(self) -> list[dict[str, Any]]:
         return [r.to_json() for r in self.rows]
 
+    def saturated(self, api: str) -> list[BackendRow]:
+        """The backends of ``api`` that answered 429 themselves or are tripped: for ``:429``, a
+        refusal on this API may be the model deployment's, not the gateway's token limit."""
+        return [r for r in self.rows if api in r.apis and r.health is not None
+                and (r.health.tripped or r.health.throttled)]
+
 
 def health_reader_for(connection: Any):
     """A ``BackendHealthReader`` when the connection has a Prometheus endpoint, else None."""
@@ -80,12 +88,38 @@ class BackendsService:
         self.ctx = ctx
         self.reader = reader
 
-    def report(self) -> BackendsReport:
+    def api_routes(self) -> dict[str, list[str]]:
+        """API → the backend ids its effective policy (global → API, honouring ``<base />``) names."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from aiconsole.domain.models import PolicyScope
+        from aiconsole.services.posture import _load, backend_auth, chain
+
+        b = self.ctx.backend
+        apis = [a.name for a in b.list_apis()]
+        scopes = [PolicyScope(kind="global")] + [PolicyScope(kind="api", api=a) for a in apis]
+        with ThreadPoolExecutor(8, thread_name_prefix="apim-routes") as pool:
+            docs = list(pool.map(lambda sc: _load(b.get_policy(sc, fmt="xml")), scopes))
+        return {api: backend_auth(chain(docs[0], doc))[2] for api, doc in zip(apis, docs[1:])}
+
+    def report(self, routes: dict[str, list[str]] | None = None) -> BackendsReport:
+        """Every backend with its pools, health and the APIs routed to it (``routes`` from
+        ``api_routes()``; read here when not given — callers that poll pass a cached one)."""
         infos = self.ctx.backend.list_backends()
+        if routes is None:
+            routes = self.api_routes()
         pools_of: dict[str, list[str]] = {}
+        members_of: dict[str, list[str]] = {}
         for b in infos:
             for m in b.members:
                 pools_of.setdefault(m.backend.lower(), []).append(b.name)
+                members_of.setdefault(b.name.lower(), []).append(m.backend.lower())
+        apis_of: dict[str, list[str]] = {}
+        for api, targets in routes.items():
+            for target in targets:
+                for bid in [target.lower(), *members_of.get(target.lower(), [])]:
+                    if api not in apis_of.setdefault(bid, []):
+                        apis_of[bid].append(api)
         health: dict[str, Any] = {}
         note = None
         if self.reader is None:
@@ -102,5 +136,5 @@ class BackendsService:
                 from aiconsole.telemetry.usage_backends import BackendHealth
 
                 h = BackendHealth(b.name)
-            rows.append(BackendRow(b, pools_of.get(b.name.lower(), []), h))
+            rows.append(BackendRow(b, pools_of.get(b.name.lower(), []), h, apis_of.get(b.name.lower(), [])))
         return BackendsReport(rows, note)

@@ -51,6 +51,8 @@ def test_list_shows_pools_members_and_breaker_rules(sandbox):
     assert rule["failure_condition"] == "1 × 429, 500-599 in PT1M"
     assert rule["trip_duration"] == "PT1M" and rule["accept_retry_after"] is True
     assert rows["aoai-westeurope-ptu"]["pools"] == ["aoai-pool"]
+    assert rows["aoai-westeurope-ptu"]["apis"] == ["chat-pool"] and rows["aoai-pool"]["apis"] == ["chat-pool"]
+    assert rows["openai-backend"]["apis"] == ["azure-openai"]
     assert rows["aoai-swedencentral-paygo"]["credentials"]["headers"] == {"api-key": "{{aoai-paygo-key}}"}
 
 
@@ -72,6 +74,13 @@ def test_breaker_trips_fails_over_and_recovers(sandbox):
     assert ptu["state"] == "tripped" and ptu["health"]["tripped"] and ptu["health"]["429"] == 1
     assert ptu["health"]["trips"] == 1 and 0 < ptu["health"]["trip_seconds_left"] <= 60
     assert paygo["health"]["responses"] == {"200": 4} and paygo["state"] == "ok"
+    from aiconsole.services.backends import BackendsService, health_reader_for
+    from aiconsole.services.context import ServiceContext
+
+    conn = sandbox_connection(sandbox["management_url"])
+    report = BackendsService(ServiceContext.from_connection(conn, backend=conn.backend()), health_reader_for(conn)).report()
+    assert [r.info.name for r in report.saturated("chat-pool")] == ["aoai-westeurope-ptu"]
+    assert report.saturated("azure-openai") == []
 
     clock(sandbox, advance_seconds=61)  # Retry-After honoured: the breaker closes, a new minute starts
     assert call() == 200

@@ -40,6 +40,7 @@ class BackendsScreen(ConsoleScreen):
         super().__init__()
         self.refresh_seconds = refresh_seconds
         self._reader = None
+        self._routes = None  # API → backends: read once, policies change rarely (f5 reads them again)
 
     def compose_body(self) -> ComposeResult:
         yield ResourceTable(BACKEND_COLUMNS, id="backends-table")
@@ -57,9 +58,13 @@ class BackendsScreen(ConsoleScreen):
         self.set_status("reading backends and their health…")
         self.action_reload()
         if self.refresh_seconds:
-            self.set_interval(self.refresh_seconds, self.action_reload)
+            self.set_interval(self.refresh_seconds, self._poll)
 
     def action_reload(self) -> None:
+        self._routes = None
+        self.load()
+
+    def _poll(self) -> None:
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="backends-load")
@@ -69,7 +74,10 @@ class BackendsScreen(ConsoleScreen):
         try:
             if self._reader is None:
                 self._reader = health_reader_for(self.app.hub.connection) or False
-            report = BackendsService(self.app.hub.context(), self._reader or None).report()
+            service = BackendsService(self.app.hub.context(), self._reader or None)
+            if self._routes is None:
+                self._routes = service.api_routes()
+            report = service.report(self._routes)
             self.post_message(self.Loaded(report, [backend_row(r) for r in report.rows]))
         except Exception as exc:  # noqa: BLE001
             self.post_message(self.Loaded(None, None, exc))
