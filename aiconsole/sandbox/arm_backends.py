@@ -4,7 +4,8 @@
 console's ``:backends`` and ``:auth`` views read: ``type``, ``pool.services`` (ARM ids with
 priority and weight), ``circuitBreaker.rules``, ``credentials`` and a named value's
 ``keyVault``. Writes (PUT, PATCH, DELETE with If-Match) follow ``apimbackends.json``: 201 on
-create, 200 on update, 412 on a stale ETag, 204 when deleting what is not there.
+create, 200 on update (PUT and PATCH answer the entity and its ETag), 412 on a stale ETag, 204
+when deleting what is not there.
 """
 
 from __future__ import annotations
@@ -166,7 +167,7 @@ def patch_backend(call: Call):
         _apply(state, entity, props)
         entity.version = state.next_version()
         state.backends[entity.bid] = entity
-    return empty(204)
+    return json_response(render_backend(state, entity), etag=entity.etag)
 
 
 def delete_backend(call: Call):

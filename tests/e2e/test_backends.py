@@ -108,6 +108,14 @@ def test_arm_backend_operations_with_the_sdk(sandbox):
     assert got.type_properties_type == "Pool" and got.pool.services[0].weight == 3
     etag = client.backend.get_entity_tag(rg, svc, "x-pool")
     assert etag
+    patched = client.backend.update(rg, svc, "x-single", if_match="*",
+                                    parameters=m.BackendUpdateParameters(title="renamed"))
+    assert patched.title == "renamed" and patched.circuit_breaker.rules[0].trip_duration.total_seconds() == 10
+    from azure.core.exceptions import ResourceModifiedError
+
+    with pytest.raises(ResourceModifiedError):  # a stale ETag is refused (412)
+        client.backend.update(rg, svc, "x-single", if_match='"AAAAAAAAAAE="',
+                              parameters=m.BackendUpdateParameters(title="again"))
     with pytest.raises(Exception):  # a member of a pool cannot be deleted
         client.backend.delete(rg, svc, "x-single", if_match="*")
     client.backend.delete(rg, svc, "x-pool", if_match="*")
