@@ -111,11 +111,12 @@ def test_arm_backend_operations_with_the_sdk(sandbox):
     patched = client.backend.update(rg, svc, "x-single", if_match="*",
                                     parameters=m.BackendUpdateParameters(title="renamed"))
     assert patched.title == "renamed" and patched.circuit_breaker.rules[0].trip_duration.total_seconds() == 10
-    from azure.core.exceptions import ResourceModifiedError
+    from azure.core.exceptions import HttpResponseError
 
-    with pytest.raises(ResourceModifiedError):  # a stale ETag is refused (412)
+    with pytest.raises(HttpResponseError) as stale:  # a stale ETag is refused
         client.backend.update(rg, svc, "x-single", if_match='"AAAAAAAAAAE="',
                               parameters=m.BackendUpdateParameters(title="again"))
+    assert stale.value.status_code == 412
     with pytest.raises(Exception):  # a member of a pool cannot be deleted
         client.backend.delete(rg, svc, "x-single", if_match="*")
     client.backend.delete(rg, svc, "x-pool", if_match="*")
