@@ -104,3 +104,16 @@ async def test_empty_table_shows_its_placeholder():
         assert "loading subscriptions…" in _line(table, 1)
         await pilot.press("enter", "down", "space")  # nothing to act on: no error
         assert table.cursor_key is None
+
+
+async def test_replace_rows_updates_in_place_and_drops_vanished_rows():
+    async with Host().run_test(size=(80, 10)) as pilot:
+        table = pilot.app.query_one(ResourceTable)
+        table.add_rows([Row(key=k, cells=(k, "", "", "")) for k in ("a", "b", "c")])
+        table.sync_now()
+        assert table.move_cursor_to_key("c")
+        table.replace_rows([Row(key=k, cells=(k + "2", "", "", "")) for k in ("c", "d", "a")])
+        table.sync_now()
+        assert sorted(r.key for r in table.model.rows()) == ["a", "c", "d"]
+        assert table.model.get("c").cells[0] == "c2"
+        assert table.cursor_key == "c"

@@ -103,7 +103,6 @@ register_screen("limits", "aiconsole.tui.screens.limits:LimitsScreen",
                 "token limits, overrides and edits (:limits SID for one subscription's chain)",
                 aliases=("lim", "limit"))
 register_binding_class("aiconsole.tui.screens.limit_chain:EffectiveChainScreen")
-register_binding_class("aiconsole.tui.screens.limit_diff:DiffPreviewScreen")
 register_binding_class("aiconsole.tui.screens.limit_diff:ConflictScreen")
 register_screen("top", "aiconsole.tui.screens.top:TopScreen", "live tokens/min per subscription against its limit",
                 aliases=("live",))

@@ -16,6 +16,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from aiconsole.domain.text import sanitize
+from aiconsole.tui.screens.confirm import ConfirmScreen
 
 
 def diff_text(diff: str) -> Text:
@@ -33,72 +34,33 @@ def diff_text(diff: str) -> Text:
     return text
 
 
-class DiffPreviewScreen(ModalScreen[str | None]):
-    """Dismisses with the typed confirmation ("" when none is needed), or None to cancel."""
-
-    BINDINGS = [
-        Binding("y", "confirm", "Write", id="diff.write"),
-        Binding("n,escape", "cancel", "Cancel", id="diff.cancel"),
-    ]
+class DiffPreviewScreen(ConfirmScreen):
+    """The write confirmation with the diff in a scrollable pane; dismisses like ``ConfirmScreen``
+    (the typed service name on production, "" otherwise, None when cancelled)."""
 
     DEFAULT_CSS = """
-    DiffPreviewScreen { align: center middle; }
-    DiffPreviewScreen > Vertical {
-        width: 100%; max-width: 120; height: 100%; max-height: 40;
-        border: thick $warning; background: $surface; padding: 0 1;
-    }
-    DiffPreviewScreen #diff-title { text-style: bold; color: $warning; }
-    DiffPreviewScreen #diff-body { height: 1fr; border: round $panel; }
-    DiffPreviewScreen Horizontal { height: auto; align-horizontal: right; }
-    DiffPreviewScreen Button { margin-left: 2; min-width: 12; }
+    DiffPreviewScreen > Vertical { max-width: 120; height: 100%; max-height: 40; }
+    DiffPreviewScreen #diff-body { height: 1fr; border: round $panel; margin-bottom: 1; }
     """
 
     def __init__(self, description: str, diff: str, *, require_text: str | None = None,
                  title: str = "Write this policy change?") -> None:
-        super().__init__()
-        self._description = description
+        super().__init__(title, sanitize(description, max_length=400), confirm_label="Write",
+                         require_text=require_text)
         self._diff = diff
-        self._require = require_text
-        self._title = title
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"⚠ {self._title}", id="diff-title", markup=False)
-            yield Static(sanitize(self._description, max_length=400), markup=False)
+            yield Static(f"⚠ {self._title}", id="confirm-title", markup=False)
+            yield Static(self._body, id="confirm-body", markup=False)
             with VerticalScroll(id="diff-body"):
                 yield Static(diff_text(self._diff), id="diff-text")
             if self._require:
                 yield Static(f"Production: type the service name '{self._require}' to confirm:", markup=False)
-                yield Input(id="diff-typed", placeholder=self._require, compact=True)
+                yield Input(id="confirm-typed", placeholder=self._require, compact=True)
             with Horizontal():
-                yield Button("Write (y)", id="diff-yes", variant="error")
-                yield Button("Cancel (n/esc)", id="diff-no")
-
-    def on_mount(self) -> None:
-        if self._require:
-            typed = self.query_one("#diff-typed", Input)
-            if not getattr(self.app, "cursor_blink", True):
-                typed.cursor_blink = False
-            typed.focus()
-        else:
-            self.query_one("#diff-no", Button).focus()
-
-    def action_confirm(self) -> None:
-        typed = self.query_one("#diff-typed", Input).value.strip() if self._require else ""
-        if self._require and typed != self._require:
-            self.notify(f"Type '{self._require}' exactly to confirm.", severity="warning", markup=False)
-            return
-        self.dismiss(typed)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_confirm()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.action_confirm() if event.button.id == "diff-yes" else self.action_cancel()
+                yield Button("Write (y)", id="confirm-yes", variant="error")
+                yield Button("Cancel (n/esc)", id="confirm-no", variant="default")
 
 
 class ConflictScreen(ModalScreen[str | None]):

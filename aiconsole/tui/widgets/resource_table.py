@@ -151,6 +151,16 @@ class ResourceTable(ScrollView, can_focus=True, inherit_bindings=False):
         self.model.upsert(row)
         self._schedule_sync()
 
+    def replace_rows(self, rows: Iterable[Row[Any]]) -> None:
+        """Make the table hold exactly ``rows``: update in place by key, add new ones, drop the
+        rest. Refreshing views use this so the cursor, sort and filter survive a reload."""
+        rows = list(rows)
+        fresh = {row.key for row in rows}
+        for key in [r.key for r in self.model.rows() if r.key not in fresh]:
+            self.model.remove(key)
+        self.model.upsert_many(rows)
+        self._schedule_sync()
+
     def remove_row(self, key: Hashable) -> None:
         self.model.remove(key)
         self._schedule_sync()
