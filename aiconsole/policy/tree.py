@@ -143,6 +143,11 @@ class Document:
         return "".join(t.span.of(self.text) for t in self.tokens)
 
 
+#: Deepest element nesting accepted. Real policies nest a few levels (choose/when/...); a
+#: hostile document nested thousands deep would otherwise end in a RecursionError.
+MAX_DEPTH = 256
+
+
 def parse(text: str) -> Document:
     """Scan ``text`` and check that elements are balanced.
 
@@ -160,6 +165,10 @@ def parse(text: str) -> Document:
             sink.append(el)
             if not tok.self_closing:
                 stack.append(el)
+                if len(stack) > MAX_DEPTH:  # walkers recurse: refuse here rather than crash there
+                    raise PolicySyntaxError(
+                        f"elements are nested more than {MAX_DEPTH} deep; a policy is never this deep.",
+                        text=text, offset=tok.span.start)
         elif isinstance(tok, EndTag):
             if not stack:
                 raise PolicySyntaxError(f"</{tok.name}> closes an element that was never opened.", text=text, offset=tok.span.start)
