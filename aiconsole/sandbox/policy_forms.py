@@ -335,6 +335,14 @@ def _check_token_limit(tag: str, attrs: dict[str, str], line: int, col: int) -> 
     return None
 
 
+class _Doctype(Exception):
+    """Raised from expat's DOCTYPE/ENTITY hooks to stop the parse at the declaration."""
+
+    def __init__(self, line: int, column: int) -> None:
+        super().__init__(line, column)
+        self.line, self.column = line, column
+
+
 def validate(xml_text: str) -> PolicyProblem | None:
     """The first reason APIM would reject this xml-form document, or ``None`` if it is fine."""
     parser = xml.parsers.expat.ParserCreate()
@@ -371,10 +379,18 @@ def validate(xml_text: str) -> PolicyProblem | None:
     def end(tag: str) -> None:
         stack.pop()
 
+    def doctype(*_args: object) -> None:
+        # APIM refuses DTDs; expat would store a parameter-entity DOCTYPE it cannot resolve.
+        raise _Doctype(parser.CurrentLineNumber, parser.CurrentColumnNumber + 1)
+
     parser.StartElementHandler = start
     parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = doctype
+    parser.EntityDeclHandler = doctype
     try:
         parser.Parse(xml_text, True)
+    except _Doctype as exc:
+        return PolicyProblem("DOCTYPE and ENTITY declarations are not allowed in a policy.", exc.line, exc.column)
     except xml.parsers.expat.ExpatError as exc:
         return PolicyProblem(
             f"The policy is not well-formed XML ({xml.parsers.expat.ErrorString(exc.code)}).",
