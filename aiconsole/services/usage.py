@@ -22,7 +22,7 @@ from aiconsole.domain.text import sanitize
 
 BY_CHOICES = ("subscription", "product", "owner")
 LOOKUP_ONE_BY_ONE = 60  # fewer distinct subscriptions than this: read each; more: page the whole list
-CSV_FIELDS = ["key", "subscriptions", "product", "owner", "prompt_tokens", "completion_tokens", "total_tokens",
+CSV_FIELDS = ["key", "display_name", "subscriptions", "product", "owner", "prompt_tokens", "completion_tokens", "total_tokens",
               "requests", "refused", "cost"]
 
 
@@ -72,6 +72,7 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
 @dataclass
 class UsageRow:
     key: str
+    display_name: str = ""  # the subscription's display name, when grouped by subscription
     subscriptions: set[str] = field(default_factory=set)
     products: set[str] = field(default_factory=set)
     owners: set[str] = field(default_factory=set)
@@ -84,7 +85,8 @@ class UsageRow:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "key": self.key, "subscriptions": sorted(self.subscriptions), "product": ", ".join(sorted(self.products)),
+            "key": self.key, "display_name": sanitize(self.display_name) or None,
+            "subscriptions": sorted(self.subscriptions), "product": ", ".join(sorted(self.products)),
             "owner": ", ".join(sorted(self.owners)), "prompt_tokens": int(self.prompt_tokens),
             "completion_tokens": int(self.completion_tokens), "total_tokens": int(self.total_tokens),
             "requests": int(self.requests), "refused": None if self.refused is None else int(self.refused),
@@ -177,6 +179,8 @@ class UsageService:
             key = {"subscription": sid or "(no subscription)", "product": product or "(no product)",
                    "owner": owner or "(no owner)"}[by]
             row = rows.setdefault(key, UsageRow(key))
+            if by == "subscription" and sub is not None and sub.display_name:
+                row.display_name = sub.display_name
             if sid:
                 row.subscriptions.add(sid)
             if product:

@@ -63,7 +63,7 @@ def test_refusals_and_csv():
     report = UsageService(Backend(), Reader(records, known=True)).report(START, END, "subscription")
     assert report.totals["refused"] == 2
     text = report.to_csv().splitlines()
-    assert text[0].startswith("key,subscriptions,product,owner,prompt_tokens")
+    assert text[0].startswith("key,display_name,subscriptions,product,owner,prompt_tokens")
     assert any(line.startswith("'=cmd") for line in text)  # no spreadsheet formula from a server string
 
 

@@ -16,7 +16,7 @@ USAGE_COLUMNS = [
     Column("requests", "Requests", width=8, min_width=8, align="right"),
     Column("refused", "Refused", width=7, min_width=6, align="right", priority=1),
     Column("cost", "Cost", width=9, min_width=6, align="right", priority=1),
-    Column("detail", "Product / owner", min_width=8, max_width=30, priority=3),
+    Column("detail", "Name · product · owner", min_width=8, max_width=50, priority=3),
 ]
 
 
@@ -32,7 +32,7 @@ def bar(value: float, biggest: float, width: int = BAR_WIDTH) -> str:
 
 def usage_row(row, biggest: float, by: str) -> Row[str]:
     data = row.to_json()
-    detail = {"subscription": f"{data['product']} · {data['owner']}".strip(" ·"),
+    detail = {"subscription": " · ".join(x for x in (data["display_name"], data["product"], data["owner"]) if x),
               "product": f"{len(data['subscriptions'])} subscriptions",
               "owner": f"{len(data['subscriptions'])} subscriptions"}[by]
     cells = (

@@ -26,7 +26,7 @@ class PostureScreen(ConsoleScreen):
 
     DEFAULT_CSS = """
     PostureScreen #posture-table { height: 1fr; }
-    PostureScreen #posture-detail { height: auto; max-height: 8; padding: 0 1; border-top: solid $panel; }
+    PostureScreen #posture-detail { height: auto; max-height: 10; padding: 0 1; border-top: solid $panel; }
     """
 
     class Loaded(Message):
