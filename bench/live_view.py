@@ -16,6 +16,9 @@ Figures:
 - ``poll_ms``: one scrape + parse + rates + joins in the worker thread (mean, p95);
 - ``cpu_share_of_one_core``: the console process's user+system CPU over wall time;
 - ``bytes_per_refresh``: bytes written to the terminal per refresh (read from the pty master).
+
+The synthetic counters grow at constant rates, so in the steady state a refresh changes only
+the numbers that really move; bursty real traffic changes more lines per refresh.
 """
 
 from __future__ import annotations
@@ -173,7 +176,13 @@ def child(url: str, stats_path: str, duration: float) -> None:
 
     conn = Connection(kind="sandbox", management_url="http://127.0.0.1:9", subscription_id="0", resource_group="rg",
                       service_name="apim-bench", label="bench", sandbox_info={"metrics_url": url})
-    BenchApp(connection=conn, backend=SimpleNamespace(), cursor_blink=False, start_command="top").run()
+    app = BenchApp(connection=conn, backend=SimpleNamespace(), cursor_blink=False, start_command="top")
+    if os.environ.get("BENCH_PROFILE"):  # where the UI thread's time goes (main thread only)
+        import cProfile
+
+        cProfile.runctx("app.run()", globals(), {"app": app}, os.environ["BENCH_PROFILE"])
+    else:
+        app.run()
 
 
 def run(duration: float, warmup: float) -> dict:
@@ -269,7 +278,9 @@ def _proc_cpu(pid: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=30.0, help="measured seconds (default 30)")
-    parser.add_argument("--warmup", type=float, default=8.0, help="seconds before measuring (default 8)")
+    parser.add_argument("--warmup", type=float, default=70.0,
+                        help="seconds before measuring (default 70: the 1-minute rate window must fill first, "
+                             "or every reading changes every number)")
     args = parser.parse_args()
     print(json.dumps(run(args.duration, args.warmup)))
 

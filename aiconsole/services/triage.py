@@ -19,7 +19,6 @@ from typing import Any
 
 from aiconsole.telemetry.port import (
     AUTH,
-    CALL_QUOTA,
     HISTORY_MINUTES,
     REASON_LABELS,
     TOKEN_QUOTA,

@@ -57,99 +57,115 @@ _NAME = re.compile(r'[a-zA-Z_:][a-zA-Z0-9_:]*\Z')
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\.)*)"')
 
 
-def _samples(text: str, wanted: frozenset[str]):
-    """``(name, labels, value)`` of the samples named in ``wanted``.
-
-    Lines of the plain shapes ``name{a="x",...} value`` and ``name value`` (what exporters
-    write) are read with a regular expression; everything else — comments, escapes, anything
-    unusual or broken — goes to prometheus-client's parser, the reference, which raises
-    ``ValueError`` on text that is not exposition. Tests hold the two to the same answers.
-    """
-    odd: list[str] = []
-    findall = _LABEL.findall
-    for line in text.split("\n"):  # not splitlines(): \x1c-\x1e and friends are not line ends here
-        if not line or line[0] == "#" or "\\" in line:
-            odd.append(line)
-            continue
-        brace = line.find("{")
-        if brace > 0:
-            close = line.rfind("} ")
-            name = line[:brace]
-            if close < brace or not _NAME.match(name):
-                odd.append(line)
-                continue
-            inner = line[brace + 1:close]
-            rest = line[close + 2:]
-        else:
-            name, _, rest = line.partition(" ")
-            inner = ""
-            if not _NAME.match(name):
-                odd.append(line)
-                continue
-        value_text = rest.split(" ", 1)[0]
-        try:
-            value = float(value_text)
-        except ValueError:
-            odd.append(line)
-            continue
-        if "_" in value_text:  # Python's float() takes 1_000; the exposition format does not
-            odd.append(line)
-            continue
-        if name not in wanted:
-            continue
-        pairs = findall(inner) if inner else []
-        if inner.count('="') != len(pairs):
-            odd.append(line)
-            continue
-        yield name, dict(pairs), value
-    if not odd:
-        return
-    from prometheus_client.parser import text_string_to_metric_families
-
-    for family in text_string_to_metric_families("\n".join(odd) + "\n"):
-        for sample in family.samples:
-            if sample.name in wanted:
-                yield sample.name, sample.labels, sample.value
+_ODD = object()
+CACHE_LIMIT = 200_000
 
 
-def parse_exposition(text: str, names: PrometheusNames = PrometheusNames(), *, reference: bool = False) -> dict[Hashable, float]:
+def _series(series: str) -> tuple[str, dict[str, str]] | object:
+    """``name{a="x",...}`` or ``name`` → (name, labels); ``_ODD`` if it is not that plain shape."""
+    brace = series.find("{")
+    if brace < 0:
+        return (series, {}) if _NAME.match(series) else _ODD
+    name = series[:brace]
+    if not series.endswith("}") or not _NAME.match(name):
+        return _ODD
+    inner = series[brace + 1:-1]
+    pairs = _LABEL.findall(inner) if inner else []
+    if inner.count('="') != len(pairs):
+        return _ODD
+    return name, dict(pairs)
+
+
+class _KeyMaker:
+    """Our key for one sample (see ``parse_exposition``), or None for samples we do not use."""
+
+    def __init__(self, names: PrometheusNames) -> None:
+        self.names = names
+        self.token_kinds = {names.total_tokens: "tok", names.prompt_tokens: "ptok", names.completion_tokens: "ctok"}
+
+    def __call__(self, name: str, labels: dict[str, str]) -> tuple | None:
+        n = self.names
+        if name == n.requests:
+            try:
+                status = int(labels.get(n.status, "0"))
+            except ValueError:
+                return None
+            return ("req", labels.get(n.subscription, ""), labels.get(n.product, ""), labels.get(n.api, ""), status)
+        kind = self.token_kinds.get(name)
+        if kind is not None:
+            return (kind, labels.get(n.subscription, ""), labels.get(n.product, ""), labels.get(n.api, ""))
+        if name == n.throttled:
+            try:
+                status = int(labels.get(n.status, "0"))
+            except ValueError:
+                return None
+            return ("thr", labels.get(n.subscription, ""), labels.get(n.api, ""), labels.get("reason", ""),
+                    labels.get("policy", ""), labels.get("scope", ""), status)
+        return None
+
+
+def parse_exposition(text: str, names: PrometheusNames = PrometheusNames(), *, reference: bool = False,
+                     cache: dict | None = None) -> dict[Hashable, float]:
     """The counters we use from one exposition, keyed by what they count.
 
     Keys: ``("tok"|"ptok"|"ctok", sid, product, api)``, ``("req", sid, product, api, status)``
-    and ``("thr", sid, api, reason, policy, scope, status)``. Raises ``ValueError`` on text
-    that is not Prometheus exposition. ``reference=True`` reads every line with
-    prometheus-client's parser (slower; used by tests to check the fast path).
+    and ``("thr", sid, api, reason, policy, scope, status)``; samples that differ only in other
+    labels (client IP, operation) are summed. Raises ``ValueError`` on text that is not
+    Prometheus exposition.
+
+    Lines of the plain shapes ``name{a="x",...} value`` and ``name value`` (what exporters write)
+    are read here, and what a series' labels map to is remembered in ``cache`` (a scrape repeats
+    the same series with new values, so the second scrape reads only numbers). Everything else —
+    comments, escapes, anything unusual or broken — goes to prometheus-client's parser, the
+    reference, which also judges whether the text is exposition at all. ``reference=True`` reads
+    every line with it (tests hold the two paths to the same answers).
     """
-    token_kinds = {names.total_tokens: "tok", names.prompt_tokens: "ptok", names.completion_tokens: "ctok"}
+    make_key = _KeyMaker(names)
     out: dict[Hashable, float] = {}
-    n_sub, n_prod, n_api, n_status = names.subscription, names.product, names.api, names.status
-    wanted = frozenset((names.requests, names.throttled, *token_kinds))
+    odd: list[str] = []
     if reference:
+        odd = [text]
+    else:
+        if cache is None:
+            cache = {}
+        elif len(cache) > CACHE_LIMIT:
+            cache.clear()
+        get = cache.get
+        for line in text.split("\n"):  # not splitlines(): \x1c-\x1e and friends are not line ends here
+            if not line or line[0] == "#" or "\\" in line:
+                odd.append(line)
+                continue
+            cut = line.rfind("} ")
+            if cut > 0:
+                series, rest = line[:cut + 1], line[cut + 2:]
+            else:
+                series, _, rest = line.partition(" ")
+            value_text = rest.split(" ", 1)[0]
+            try:
+                value = float(value_text)
+            except ValueError:
+                odd.append(line)
+                continue
+            if "_" in value_text:  # Python's float() takes 1_000; the exposition format does not
+                odd.append(line)
+                continue
+            key = get(series, _ODD)
+            if key is _ODD:
+                parsed = _series(series)
+                if parsed is _ODD:
+                    odd.append(line)
+                    continue
+                key = cache[series] = make_key(*parsed)  # type: ignore[misc]
+            if key is not None:
+                out[key] = out.get(key, 0.0) + value
+    if odd:
         from prometheus_client.parser import text_string_to_metric_families
 
-        samples = ((s.name, s.labels, s.value) for f in text_string_to_metric_families(text) for s in f.samples)
-    else:
-        samples = _samples(text, wanted)
-    for name, labels, value in samples:
-        if name == names.requests:
-            try:
-                status = int(labels.get(n_status, "0"))
-            except ValueError:
-                continue
-            key: tuple = ("req", labels.get(n_sub, ""), labels.get(n_prod, ""), labels.get(n_api, ""), status)
-        elif name in token_kinds:
-            key = (token_kinds[name], labels.get(n_sub, ""), labels.get(n_prod, ""), labels.get(n_api, ""))
-        elif name == names.throttled:
-            try:
-                status = int(labels.get(n_status, "0"))
-            except ValueError:
-                continue
-            key = ("thr", labels.get(n_sub, ""), labels.get(n_api, ""), labels.get("reason", ""),
-                   labels.get("policy", ""), labels.get("scope", ""), status)
-        else:
-            continue
-        # Token counters may carry more labels (client IP, operation): sum them into our key.
-        out[key] = out.get(key, 0.0) + float(value)
+        for family in text_string_to_metric_families("\n".join(odd) + "\n"):
+            for sample in family.samples:
+                key = make_key(sample.name, sample.labels)
+                if key is not None:
+                    out[key] = out.get(key, 0.0) + float(sample.value)
     return out
 
 
@@ -160,14 +176,14 @@ def build_usages(rates: dict[Hashable, float], history: dict[Hashable, list[floa
     When the source reports which policy refused what (``throttle_series``), 429s beyond those
     are the backend's own (the model deployment said 429, APIM passed it on).
     """
-    usages: dict[SeriesKey, Usage] = {}
+    usages: dict[tuple[str, str, str], Usage] = {}  # plain tuples: a frozen dataclass hashes slowly
     product_of: dict[tuple[str, str], str] = {}
 
     def usage(sid: str, product: str, api: str) -> Usage:
-        key = SeriesKey(sid, product, api)
-        u = usages.get(key)
+        u = usages.get((sid, product, api))
         if u is None:
-            u = usages[key] = Usage(key, history=[0.0] * HISTORY_MINUTES, refused_history=[0.0] * HISTORY_MINUTES)
+            u = usages[(sid, product, api)] = Usage(SeriesKey(sid, product, api), history=[0.0] * HISTORY_MINUTES,
+                                                    refused_history=[0.0] * HISTORY_MINUTES)
         return u
 
     for key, rate in rates.items():
@@ -232,6 +248,7 @@ class PrometheusSource:
         self._client = client
         self._own_client = client is None
         self._has_throttle_series = False
+        self._series_cache: dict = {}
         self._last_ok_wall: datetime | None = None
 
     def _http(self):
@@ -267,7 +284,7 @@ class PrometheusSource:
     def read(self) -> dict[Hashable, float]:
         text = self.scrape()
         try:
-            values = parse_exposition(text, self.names)
+            values = parse_exposition(text, self.names, cache=self._series_cache)
         except (ValueError, TypeError, IndexError) as exc:
             raise TelemetryError(f"The metrics endpoint {self.url} sent text that is not Prometheus exposition "
                                  f"({type(exc).__name__}).", "Point the console at the collector's /metrics URL.") from None

@@ -90,7 +90,7 @@ class ThrottlingScreen(LiveScreen):
             table.cursor = 0  # start on the worst row, not wherever the first row landed
         if not rows:
             table.placeholder = "nobody is refused in this window"
-        self.query_one("#t429-headline", Static).update(self._headline(report))
+        self.set_text("#t429-headline", self._headline(report))
 
     def _headline(self, report: Any) -> str:
         text = report.headline.text

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+from functools import lru_cache
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -28,7 +29,7 @@ from rich.style import Style
 
 from aiconsole.domain.text import sanitize
 from aiconsole.tui.screens.base import ConsoleScreen
-from aiconsole.tui.widgets.resource_table import GAP, GUTTER, ResourceTable
+from aiconsole.tui.widgets.resource_table import ResourceTable
 from aiconsole.tui.widgets.table_model import Column, Row
 
 WINDOWS = (10.0, 30.0, 60.0, 300.0, 900.0)
@@ -252,11 +253,15 @@ TITLES = {"subscription": "Subscription", "product": "Product", "api": "API"}
 
 def _q(value: float | None) -> float | None:
     """Two significant digits: the precision a row's place in the order should react to."""
-    if value is None or value == 0:
+    if not value:
         return value
-    from math import floor, log10
+    return float(f"{value:.2g}")
 
-    return round(value, 1 - int(floor(log10(abs(value)))))
+
+@lru_cache(maxsize=16384)
+def _clean(text: str, length: int) -> str:
+    """``sanitize`` for the strings that repeat every second (names, owners, products)."""
+    return sanitize(text, max_length=length)
 
 
 def top_row(r: Any, *, stale: bool = False) -> Row[str]:
@@ -275,14 +280,14 @@ def top_row(r: Any, *, stale: bool = False) -> Row[str]:
         limit = "…" if r.by != "api" and not r.key.startswith("(") else "–"
     use = r.utilisation
     cells = (
-        sanitize(r.key, max_length=60), format_rate(r.tokens_per_minute), sparkline(r.history), limit, bar(use),
+        _clean(r.key, 60), format_rate(r.tokens_per_minute), sparkline(r.history), limit, bar(use),
         format_rate(r.throttled_per_minute), format_rate(r.quota_refused_per_minute),
-        format_rate(r.requests_per_minute), sanitize(r.owner, max_length=30), sanitize(r.product, max_length=30),
+        format_rate(r.requests_per_minute), _clean(r.owner, 30), _clean(r.product, 30),
     )
     # Sort on rounded values so that rows do not swap places over noise from one reading to the next.
     tokens = _q(r.tokens_per_minute)
-    sort = (r.key, tokens, tokens, lim.tokens_per_minute if lim else None, _q(use),
-            (_q(r.refused_per_minute), tokens), _q(r.quota_refused_per_minute), _q(r.requests_per_minute),
+    sort = (r.key, tokens, tokens, lim.tokens_per_minute if lim else None, use,
+            (_q(r.refused_per_minute), tokens), r.quota_refused_per_minute, r.requests_per_minute,
             r.owner, r.product)
     style = None
     cell_styles: dict[int, str] = {}
@@ -467,6 +472,21 @@ class LiveScreen(ConsoleScreen):
         if self._active and not self.polling:
             self._schedule(0)
 
+    def set_status(self, text: str) -> None:
+        """Only when the words change: an unchanged line costs no repaint every second."""
+        if text != getattr(self, "_status_text", None):
+            self._status_text = text
+            super().set_status(text)
+
+    def set_text(self, selector: str, text: str) -> None:
+        """Update a one-line ``Static`` only when its text changes (same reason)."""
+        cache = self.__dict__.setdefault("_texts", {})
+        if cache.get(selector) != text:
+            cache[selector] = text
+            from textual.widgets import Static
+
+            self.query_one(selector, Static).update(text)
+
     def status_suffix(self) -> str:
         parts = [f"window {window_name(self.window)}"]
         if self.paused:
@@ -533,9 +553,7 @@ class TopScreen(LiveScreen):
             table.cursor = 0  # start on the worst row, not wherever the first row landed
         if not rows:
             table.placeholder = "no traffic in this window"
-        from textual.widgets import Static
-
-        self.query_one("#top-headline", Static).update(report.headline.text)
+        self.set_text("#top-headline", report.headline.text)
 
     def mark_stale(self) -> None:
         table = self.table
