@@ -20,7 +20,7 @@ def parse_duration(text: str) -> timedelta:
     """``90s``, ``10m``, ``1h30m``, ``7d``, ``2w`` (a bare number means seconds)."""
     raw = (text or "").strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", raw):
-        return timedelta(seconds=float(raw))
+        return _bounded(text, float(raw))
     pos, total = 0, 0.0
     for match in _PART.finditer(raw):
         if match.start() != pos:
@@ -29,7 +29,15 @@ def parse_duration(text: str) -> timedelta:
         pos = match.end()
     if not raw or pos != len(raw):
         raise UsageError(f"'{text}' is not a duration.", "Use for example 90s, 10m, 1h30m or 7d.")
-    return timedelta(seconds=total)
+    return _bounded(text, total)
+
+
+def _bounded(text: str, seconds: float) -> timedelta:
+    """A timedelta, or a UsageError for a duration too long to represent (not an OverflowError)."""
+    try:
+        return timedelta(seconds=seconds)
+    except (OverflowError, ValueError):
+        raise UsageError(f"'{text}' is too long a duration.", "Use for example 90s, 10m, 1h30m or 7d.") from None
 
 
 def format_duration(delta: timedelta) -> str:
@@ -53,7 +61,10 @@ def parse_date(text: str, *, now: datetime | None = None) -> datetime:
     raw = (text or "").strip()
     if raw.startswith("+"):
         base = now or datetime.now(timezone.utc)
-        return base + parse_duration(raw[1:])
+        try:
+            return base + parse_duration(raw[1:])
+        except OverflowError:
+            raise UsageError(f"'{text}' is too far in the future.", "Use a date before the year 10000.") from None
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", raw):
             return datetime.combine(date.fromisoformat(raw), time(0, 0), tzinfo=timezone.utc)
