@@ -39,7 +39,10 @@ def parse_duration(text: str) -> timedelta:
     if not m or not any(m.groups()):
         raise UsageError(f"'{text}' is not a duration.", "Use forms like 90m, 2h, 1h30m or 7d.")
     d, h, mi, s = (int(g) if g else 0 for g in m.groups())
-    delta = timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    try:
+        delta = timedelta(days=d, hours=h, minutes=mi, seconds=s)
+    except OverflowError:
+        raise UsageError(f"'{text}' is too long a duration.", "Use forms like 90m, 2h, 1h30m or 7d.") from None
     if delta <= timedelta(0):
         raise UsageError(f"'{text}' is not a positive duration.")
     return delta
@@ -59,7 +62,10 @@ def parse_until(text: str, now: datetime) -> datetime:
             value = value.replace(tzinfo=timezone.utc)
         until = value.astimezone(timezone.utc)
     else:
-        until = now + parse_duration(text)
+        try:
+            until = now + parse_duration(text)
+        except OverflowError:
+            raise UsageError(f"'{text}' is too far in the future.", "Use a duration like 2h or a UTC instant.") from None
     if until <= now:
         raise UsageError(f"{until.isoformat()} is not in the future.")
     return until.replace(microsecond=0)
