@@ -300,7 +300,10 @@ class LifecycleService:
         APIM never enforces ``expirationDate``; this is how the console does.
         """
         now = now or utcnow()
-        horizon = now + within
+        try:
+            horizon = now + within
+        except OverflowError:  # "within 1000000w": everything with an expiry date
+            horizon = datetime.max.replace(tzinfo=now.tzinfo)
         rows = []
         for page in self.backend.iter_subscription_pages():
             for sub in page:
