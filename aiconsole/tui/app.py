@@ -14,6 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.screen import Screen
 
+from aiconsole.domain.text import sanitize
 from aiconsole.tui.clock import Clock, SystemClock
 from aiconsole.tui.errors import notify_error
 from aiconsole.tui.hub import ServiceHub
@@ -161,8 +162,11 @@ class AiConsoleApp(App[int]):
             self.notify(f":{word} ({PLANNED[word]}) is not part of this version yet.", severity="warning",
                         markup=False)
             return
-        known = ", ".join(f":{w}" for w in ("subs", "theme", "help", "q") if w in APP_COMMANDS or resolve(w))
-        self.notify(f"Unknown command ':{word}'. Try {known}.", severity="warning", markup=False)
+        from aiconsole.tui.screens import REGISTRY
+
+        known = ", ".join(f":{w}" for w in [*REGISTRY, "theme", "help", "q"] if w in REGISTRY or w in APP_COMMANDS)
+        self.notify(f"Unknown command ':{sanitize(word, max_length=30)}'. Try {known}.", severity="warning",
+                    markup=False)
 
     def goto(self, name: str, argument: str = "") -> None:
         """Show the screen of command ``name``: back to it if it is in the stack, else push it."""

@@ -30,13 +30,13 @@ async def test_unknown_and_planned_commands_get_a_message():
     async with app.run_test(size=(80, 24)) as pilot:
         await _ready(pilot)
         await _command(pilot, "nope")
-        assert any("Unknown command ':nope'" in t for t in notifications(app))
+        await wait_until(pilot, lambda: any("Unknown command ':nope'" in t for t in notifications(app)), what="notification")
         from aiconsole.tui.screens import PLANNED
 
         planned = next((w for w in PLANNED if resolve(w) is None), None)
         if planned is not None:  # every planned screen may have been built by now
             await _command(pilot, planned)
-            assert any(f":{planned}" in t and "not part of this version" in t for t in notifications(app))
+            await wait_until(pilot, lambda: any(f":{planned}" in t and "not part of this version" in t for t in notifications(app)), what="notification")
 
 
 async def test_theme_command_switches_and_lists():
@@ -49,11 +49,12 @@ async def test_theme_command_switches_and_lists():
         await _command(pilot, "theme ansi-dark")
         assert app.theme == "ansi-dark"
         await _command(pilot, "theme")
-        listing = notifications(app)[-1]
+        await wait_until(pilot, lambda: any(t.startswith("Theme Themes:") for t in notifications(app)))
+        listing = next(t for t in notifications(app) if t.startswith("Theme Themes:"))
         for name in ("dark", "light", "high-contrast", "colorblind-safe", "ansi-light"):
             assert name in listing
         await _command(pilot, "theme nosuch")
-        assert any("no theme 'nosuch'" in t for t in notifications(app))
+        await wait_until(pilot, lambda: any("no theme 'nosuch'" in t for t in notifications(app)), what="notification")
 
 
 async def test_q_command_and_key_quit():
@@ -119,7 +120,7 @@ async def test_user_keymap_remaps_by_binding_id():
     app = make_app(keymap={"app.quit": "x", "table.sort": "o", "no.such.id": "z"})
     async with app.run_test(size=(80, 24)) as pilot:
         screen = await _ready(pilot)
-        assert any("'no.such.id' is not a binding id" in t for t in notifications(app))
+        await wait_until(pilot, lambda: any("'no.such.id' is not a binding id" in t for t in notifications(app)), what="notification")
         await pilot.press("o")
         assert screen.table.model.sort_column == 0
         await pilot.press("q")  # no longer quits
@@ -187,7 +188,7 @@ async def test_bad_theme_name_falls_back_with_a_warning():
     async with app.run_test(size=(80, 24)) as pilot:
         await _ready(pilot)
         assert app.theme == "dark"
-        assert any("no theme 'nope'" in t for t in notifications(app))
+        await wait_until(pilot, lambda: any("no theme 'nope'" in t for t in notifications(app)), what="notification")
 
 
 @pytest.mark.parametrize("theme", ["light", "high-contrast", "colorblind-safe", "ansi-dark", "ansi-light", "nord"])
@@ -211,3 +212,21 @@ async def test_no_color_is_honoured(monkeypatch):
         screen = await _ready(pilot)
         states = {screen.table.model.get(k).cells[2].split()[0] for k in screen.table.model.view}
         assert {"●", "‖", "…", "✗", "⌛"} <= states, states
+
+
+async def test_switch_connection_rebuilds_the_screens():
+    from tests.tui.fakes import FakePort
+    from tests.tui.helpers import fake_connection
+
+    app = make_app(FakePort(30))
+    async with app.run_test(size=(80, 24)) as pilot:
+        first = await _ready(pilot)
+        await pilot.press("enter")
+        other = fake_connection(read_only=True)
+        other.label = "other / apim-two"
+        app.switch_connection(other, backend=FakePort(5))
+        await wait_until(pilot, lambda: isinstance(app.screen, SubscriptionsScreen) and app.screen is not first
+                         and app.screen.is_mounted and bool(app.screen.query("#subs-table")))
+        await wait_until(pilot, lambda: app.screen.loading_pages is None and len(app.screen.table.model) == 5)
+        assert len(app.screen_stack) == 2
+        assert "apim-two" in str(app.screen.query_one("ConsoleHeader").render())

@@ -105,3 +105,33 @@ async def test_backend_is_built_off_the_ui_thread_after_the_first_screen():
                          and app.screen.table.model.visible_count == 5)
     assert seen["thread"] is False
     assert seen["screen_ready"] is True
+
+
+async def test_a_sandbox_that_goes_away_is_one_sentence_and_f5_retries():
+    from tests.sandbox_fixture import start_sandbox
+
+    info, stop = start_sandbox(seed=2, subscriptions=20)
+    try:
+        connection = sandbox_connection(info["management_url"])
+        app = AiConsoleApp(connection=connection, clock=FrozenClock(), cursor_blink=False)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, SubscriptionsScreen))
+            screen = app.screen
+            await wait_until(pilot, lambda: screen.loading_pages is None and len(screen.table.model) == 20,
+                             timeout=30, what="rows")
+            stop()
+            await pilot.press("f5")
+            await wait_until(pilot, lambda: screen._failed, timeout=60, what="the failure")
+
+            def errors():
+                return [n for n in app._notifications if n.severity == "error"]
+
+            await wait_until(pilot, lambda: bool(errors()), what="the error notification")
+            await pilot.pause(0.2)
+            errors = errors()
+            assert len(errors) == 1
+            assert "Traceback" not in errors[0].message
+            assert len(screen.table.model) == 20, "rows already shown stay on screen"
+            assert "load failed" in str(screen.query_one("#status").content)
+    finally:
+        stop()

@@ -144,6 +144,7 @@ async def test_copy_puts_the_key_on_the_clipboard_but_never_in_a_notification(si
         assert app.clipboard == primary
         await pilot.press("C")
         assert app.clipboard == secondary
+        await wait_until(pilot, lambda: sum("Copied" in t for t in notifications(app)) == 2, what="notes")
         texts = notifications(app)
         assert any(fingerprint(primary) in t for t in texts)
         assert not any(primary in t or secondary in t for t in texts)
@@ -171,6 +172,7 @@ async def test_rotate_after_confirmation_changes_the_fingerprint(size):
         after = detail.keys.fingerprints()
         assert after["secondary"] != before["secondary"]
         assert after["primary"] == before["primary"]
+        await wait_until(pilot, lambda: any("Key rotated" in t for t in notifications(app)), what="note")
         texts = notifications(app)
         assert any(f"{before['secondary']} → {after['secondary']}" in t for t in texts)
         assert not any(old_secondary in t for t in texts)
@@ -188,7 +190,7 @@ async def test_rotate_cancelled_changes_nothing():
         await wait_until(pilot, lambda: app.screen is detail)
         await pilot.pause(0.1)
         assert detail.keys.fingerprints() == before
-        assert any("Nothing was changed" in t for t in notifications(app))
+        await wait_until(pilot, lambda: any("Nothing was changed" in t for t in notifications(app)), what="notification")
 
 
 async def test_production_rotation_needs_the_service_name_typed():
@@ -232,6 +234,7 @@ async def test_listing_error_is_one_sentence_without_traceback():
         await wait_until(pilot, lambda: isinstance(app.screen, SubscriptionsScreen))
         screen = app.screen
         await wait_until(pilot, lambda: screen.loading_pages is None and screen._failed, what="failure")
+        await wait_until(pilot, lambda: bool(notifications(app)), what="the error note")
         texts = notifications(app)
         assert any("may not list subscriptions" in t and "subscriptions/read" in t for t in texts)
         assert not any("Traceback" in t for t in texts)
@@ -270,5 +273,5 @@ async def test_limits_hook_opens_limits_for_the_row(monkeypatch):
         if resolve("limits") is not None:
             assert calls == ["limits sub-0001"]
         else:
-            assert any("limits" in t.lower() for t in notifications(app))
+            await wait_until(pilot, lambda: any("limits" in t.lower() for t in notifications(app)), what="notification")
     assert subs_module.open_limits

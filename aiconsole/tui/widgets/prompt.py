@@ -36,11 +36,14 @@ class PromptInput(Input):
 
 
 class PromptBar(Horizontal):
-    """A prompt glyph and an input, docked at the bottom; hidden until a screen opens it."""
+    """A prompt glyph and an input on the line above the footer; hidden until a screen opens it.
+
+    Not docked: docked widgets on the same edge overlap, and the footer is docked at the bottom.
+    It follows the screen's body in the layout, so the body (``height: 1fr``) gives up one line.
+    """
 
     DEFAULT_CSS = """
     PromptBar {
-        dock: bottom;
         display: none;
         height: 1;
         background: $panel;
