@@ -12,7 +12,8 @@ import pytest
 from aiconsole.backends.connect import sandbox_connection
 from aiconsole.tui.app import AiConsoleApp
 from aiconsole.tui.screens.limit_diff import DiffPreviewScreen
-from aiconsole.tui.screens.sub_live import OverrideForm, SubscriptionLiveScreen
+from aiconsole.tui.screens.limit_forms import OverrideForm
+from aiconsole.tui.screens.sub_live import SubscriptionLiveScreen
 from aiconsole.tui.screens.throttling import ThrottlingScreen
 from aiconsole.tui.screens.top import TopScreen
 from tests.sandbox_fixture import start_sandbox
@@ -108,12 +109,12 @@ async def test_j1_override_makes_429s_fall_and_the_gateway_reverts_it(sandbox):
         assert detail.probe is not None and detail.probe.status in (200, 429)
         assert "retry-after" in detail.probe.headers or "x-ratelimit-remaining-tokens" in detail.probe.headers
         await pilot.press("o")
-        await wait_until(pilot, lambda: isinstance(app.screen, OverrideForm) and bool(app.screen.query("#override-tpm")),
+        await wait_until(pilot, lambda: isinstance(app.screen, OverrideForm) and bool(app.screen.query("#tpm")),
                          what="override form")
         form = app.screen
-        form.query_one("#override-tpm").value = "500000"
-        form.query_one("#override-until").value = "2h"
-        form.query_one("#override-reason").value = "J1 test"
+        form.query_one("#tpm").value = "500000"
+        form.query_one("#until").value = "2h"
+        form.query_one("#reason").value = "J1 test"
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, DiffPreviewScreen) and bool(app.screen.query("#diff-text")),
                          timeout=20, what="diff preview")

@@ -109,7 +109,8 @@ register_screen("top", "aiconsole.tui.screens.top:TopScreen", "live tokens/min p
 register_screen("429", "aiconsole.tui.screens.throttling:ThrottlingScreen", "who is throttled now, and why",
                 aliases=("throttling", "throttled"))
 register_binding_class("aiconsole.tui.screens.sub_live:SubscriptionLiveScreen")
-register_binding_class("aiconsole.tui.screens.sub_live:OverrideForm")
+register_binding_class("aiconsole.tui.screens.limit_forms:OverrideForm")
+register_binding_class("aiconsole.tui.screens.limit_forms:LimitEditForm")
 register_screen("gw", "aiconsole.tui.screens.gateways:GatewaysScreen",
                 "self-hosted gateways: health, token expiry, keys", aliases=("gateways", "gateway"))
 register_binding_class("aiconsole.tui.screens.gateway_token:MintTokenScreen")

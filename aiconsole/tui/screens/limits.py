@@ -177,8 +177,8 @@ class LimitsScreen(LimitWriteFlow, ConsoleScreen):
         self.start_plan(lambda w: w.plan_undo(), "Cannot undo")
 
 
-def open_override_form(screen: LimitWriteFlow, subject: str) -> None:
-    """The ``o`` flow from any screen that mixes in ``LimitWriteFlow``."""
+def open_override_form(screen: LimitWriteFlow, subject: str, *, tpm: int | None = None) -> None:
+    """The ``o`` flow from any screen that mixes in ``LimitWriteFlow`` (``tpm`` prefills a suggestion)."""
 
     def done(values) -> None:
         if values is None:
@@ -193,5 +193,6 @@ def open_override_form(screen: LimitWriteFlow, subject: str) -> None:
 
         screen.start_plan(make, "Cannot plan the override")
 
-    screen.app.push_screen(OverrideForm("Raise a limit for a while (the gateway reverts it by itself)",
-                                        {"subject": subject, "until": "2h"}), callback=done)
+    initial = {"subject": subject, "until": "2h", "tpm": str(tpm) if tpm else ""}
+    screen.app.push_screen(OverrideForm("Raise a limit for a while (the gateway reverts it by itself)", initial),
+                           callback=done)

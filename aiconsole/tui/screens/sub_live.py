@@ -15,78 +15,13 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.message import Message
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Static
 
 from aiconsole.domain.text import sanitize
+from aiconsole.tui.limit_flow import LimitWriteFlow
 from aiconsole.tui.screens.top import LiveScreen
-
-
-class OverrideForm(ModalScreen[dict | None]):
-    """How much, until when, why: the three inputs of a time-boxed override."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="override.cancel")]
-
-    DEFAULT_CSS = """
-    OverrideForm { align: center middle; }
-    OverrideForm > Vertical { width: 100%; max-width: 64; height: auto; border: thick $accent; background: $surface; padding: 0 1; }
-    OverrideForm #override-title { text-style: bold; margin-bottom: 1; }
-    OverrideForm Input { margin-bottom: 1; }
-    OverrideForm Horizontal { height: auto; align-horizontal: right; }
-    OverrideForm Button { margin-left: 2; min-width: 12; }
-    """
-
-    def __init__(self, sid: str, current: int | None, suggested: int) -> None:
-        super().__init__()
-        self.sid, self.current, self.suggested = sid, current, suggested
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            now = f" (now {self.current:,})" if self.current else ""
-            yield Static(f"Raise tokens-per-minute for {sanitize(self.sid, max_length=60)}{now}", id="override-title",
-                         markup=False)
-            yield Static("Tokens per minute:", markup=False)
-            yield Input(str(self.suggested), id="override-tpm", compact=True)
-            yield Static("Until (2h, 90m, or an ISO UTC instant):", markup=False)
-            yield Input("2h", id="override-until", compact=True)
-            yield Static("Reason (journaled):", markup=False)
-            yield Input("", id="override-reason", placeholder="incident / ticket", compact=True)
-            with Horizontal():
-                yield Button("Preview diff (enter)", id="override-ok", variant="primary")
-                yield Button("Cancel (esc)", id="override-cancel")
-
-    def on_mount(self) -> None:
-        if not getattr(self.app, "cursor_blink", True):
-            for i in self.query(Input):
-                i.cursor_blink = False
-        self.query_one("#override-tpm", Input).focus()
-
-    def _submit(self) -> None:
-        tpm_text = self.query_one("#override-tpm", Input).value.strip().replace(",", "").replace("_", "")
-        try:
-            tpm = int(tpm_text)
-        except ValueError:
-            tpm = 0
-        if tpm <= 0:
-            self.notify("Tokens per minute must be a positive whole number.", severity="warning", markup=False)
-            return
-        self.dismiss({"tpm": tpm, "until": self.query_one("#override-until", Input).value.strip() or "2h",
-                      "reason": self.query_one("#override-reason", Input).value.strip()})
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._submit()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "override-ok":
-            self._submit()
-        else:
-            self.dismiss(None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
 
 def load_effective_chain(app: Any, sid: str) -> Any:
@@ -103,9 +38,10 @@ def suggest_tpm(current: int | None, demand: float) -> int:
     return int(-(-want // step) * step)
 
 
-class SubscriptionLiveScreen(LiveScreen):
+class SubscriptionLiveScreen(LimitWriteFlow, LiveScreen):
     SCREEN_TITLE = "Subscription live"
     FILTERABLE = False
+    WRITE_ACTIONS = ("override",)
 
     BINDINGS = [
         Binding("P", "probe", "Probe", id="sublive.probe"),
@@ -128,16 +64,6 @@ class SubscriptionLiveScreen(LiveScreen):
         def __init__(self, result: Any, error: BaseException | None) -> None:
             super().__init__()
             self.result, self.error = result, error
-
-    class Planned(Message):
-        def __init__(self, plan: Any, reason: str, error: BaseException | None) -> None:
-            super().__init__()
-            self.plan, self.reason, self.error = plan, reason, error
-
-    class Applied(Message):
-        def __init__(self, plan: Any, error: BaseException | None) -> None:
-            super().__init__()
-            self.plan, self.error = plan, error
 
     class KeysTarget(Message):
         def __init__(self, subscription: Any, error: BaseException | None) -> None:
@@ -347,81 +273,17 @@ class SubscriptionLiveScreen(LiveScreen):
         self.update_status()
 
     def action_override(self) -> None:
-        if getattr(self.app.connection, "read_only", False):
-            self.notify("This profile is read-only: limits cannot be raised from here.", severity="warning",
-                        markup=False)
-            return
+        """``o``: the shared override form, prefilled with enough for the current demand."""
+        from aiconsole.tui.screens.limits import open_override_form
+
         binding = self.chain.binding if self.chain is not None else None
         current = binding.effective_tpm if binding is not None else None
         demand = self.row.tokens_per_minute + self.row.tokens_refused_per_minute if self.row is not None else 0.0
-        self.app.push_screen(OverrideForm(self.sid, current, suggest_tpm(current, demand)), self._override_chosen)
+        open_override_form(self, self.sid, tpm=suggest_tpm(current, demand))
 
-    def _override_chosen(self, choice: dict | None) -> None:
-        if not choice:
-            return
-        self.busy = "computing the change…"
-        self.update_status()
-        self.plan_override(choice["tpm"], choice["until"], choice["reason"])
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sublive-write")
-    def plan_override(self, tpm: int, until: str, reason: str) -> None:
-        try:
-            from aiconsole.services.limit_writes import LimitWriter, parse_until
-            from aiconsole.services.limits import LimitsService
-
-            limits = LimitsService(self.app.hub.context())
-            plan = LimitWriter(limits).plan_override(subscription=self.sid, tpm=tpm,
-                                                     until=parse_until(until, limits.now()), reason=reason)
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(self.Planned(None, reason, exc))
-            return
-        self.post_message(self.Planned(plan, reason, None))
-
-    def on_subscription_live_screen_planned(self, message: "SubscriptionLiveScreen.Planned") -> None:
-        self.busy = None
-        self.update_status()
-        if message.error is not None:
-            self.app.show_error(message.error, "Override")
-            return
-        from aiconsole.tui.screens.limit_diff import DiffPreviewScreen
-
-        plan = message.plan
-        conn = self.app.connection
-        require = conn.service_name if getattr(conn, "production", False) else None
-
-        def confirmed(typed: str | None) -> None:
-            if typed is None:
-                self.notify("Nothing was changed.", markup=False, timeout=3)
-                return
-            self.busy = "writing…"
-            self.update_status()
-            self.apply_override(plan, message.reason, typed or None)
-
-        self.app.push_screen(DiffPreviewScreen(plan.description, plan.diff, require_text=require,
-                                               title="Raise this limit? The gateway reverts it by itself."),
-                             confirmed)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="sublive-write")
-    def apply_override(self, plan: Any, reason: str, confirm_name: str | None) -> None:
-        try:
-            from aiconsole.services.limit_writes import LimitWriter
-            from aiconsole.services.limits import LimitsService
-
-            LimitWriter(LimitsService(self.app.hub.context())).apply(plan, reason=reason or None,
-                                                                     confirm_name=confirm_name)
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(self.Applied(plan, exc))
-            return
-        self.post_message(self.Applied(plan, None))
-
-    def on_subscription_live_screen_applied(self, message: "SubscriptionLiveScreen.Applied") -> None:
-        self.busy = None
-        if message.error is not None:
-            self.app.show_error(message.error, "Override")
-            self.update_status()
-            return
-        self.last_override = f"✓ {message.plan.description}"
-        self.notify(sanitize(message.plan.description, max_length=200), title="Override applied", markup=False)
+    def after_write(self, plan) -> None:
+        """After the override (or a dropped edit): re-read the chain; the next polls show its effect."""
+        self.last_override = f"✓ {plan.description}"
         triage = self.feed._triage
         if triage is not None and triage.limits is not None:
             triage.limits.invalidate("subscription", self.sid)
