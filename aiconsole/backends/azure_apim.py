@@ -305,10 +305,18 @@ class AzureApimBackend:
         if not next_link:
             return
         if "$skip=" not in next_link.lower() or concurrency <= 1:
-            while next_link:
+            # A server whose nextLink repeats, or that keeps sending nothing new, must not keep
+            # us paging forever: stop at a link already followed or after 10 pages with no news.
+            followed: set[str] = set()
+            stale = 0
+            while next_link and next_link not in followed and stale < 10:
+                followed.add(next_link)
                 items, next_link = self._call(what, fetch, link=next_link, action=action)
                 if fresh := fresh_of(items):
+                    stale = 0
                     yield fresh
+                else:
+                    stale += 1
             return
         from concurrent.futures import ThreadPoolExecutor
 
@@ -316,12 +324,17 @@ class AzureApimBackend:
             next_skip = len(first)
             window: list = []
             done = False
+            stale = 0
             while not done or window:
                 while not done and len(window) < concurrency:
                     window.append(pool.submit(self._call, what, fetch, next_skip, action=action))
                     next_skip += page_size
                 items, _ = window.pop(0).result()
                 fresh = fresh_of(items)
+                stale = 0 if fresh else stale + 1
+                if stale >= 2 * concurrency:  # full pages with nothing new, again and again: stop
+                    done, window = True, []
+                    continue
                 if len(items) < page_size:
                     done = True
                     for f in window:  # pages past the end: normally empty, kept if the list grew
