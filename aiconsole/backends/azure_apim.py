@@ -304,7 +304,9 @@ class AzureApimBackend:
 
         if not next_link:
             return
-        if "$skip=" not in next_link.lower() or concurrency <= 1:
+        from urllib.parse import unquote
+
+        if "$skip=" not in unquote(next_link).lower() or concurrency <= 1:
             # A server whose nextLink repeats, or that keeps sending nothing new, must not keep
             # us paging forever: stop at a link already followed or after 10 pages with no news.
             followed: set[str] = set()
