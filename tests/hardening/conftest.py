@@ -100,3 +100,12 @@ def hostile():
     info, stop = start_sandbox(seed=5, subscriptions=40, hostile_names=True, traffic=False)
     yield info
     stop()
+
+
+@pytest.fixture
+def short_backoff(monkeypatch):
+    """Exponential back-off without Retry-After (0.8 s, 1.6 s, ...) only costs test time: cut it.
+    A 429's Retry-After is still honoured to the second (the fault matrix checks that)."""
+    from azure.core.pipeline.policies import RetryPolicy
+
+    monkeypatch.setattr(RetryPolicy, "get_backoff_time", lambda self, settings: 0.01)

@@ -43,12 +43,8 @@ def sandbox():
 
 
 @pytest.fixture(autouse=True)
-def short_backoff(monkeypatch):
-    """Exponential back-off without Retry-After (0.8 s, 1.6 s, ...) only costs test time: cut it.
-    Retry-After from a 429 is still honoured to the second; that is what the 429 cells check."""
-    from azure.core.pipeline.policies import RetryPolicy
-
-    monkeypatch.setattr(RetryPolicy, "get_backoff_time", lambda self, settings: 0.01)
+def _fast_backoff(short_backoff):
+    """Every cell: back-off without Retry-After shortened (see conftest.short_backoff)."""
 
 
 @pytest.fixture(scope="module")

@@ -79,10 +79,7 @@ async def test_the_console_stays_live_through_a_429_storm(sandbox):
     assert len(during) > 20 and longest < 1.0
 
 
-def test_a_list_with_connections_dropped_mid_page_returns_every_row_once(sandbox, tmp_path, monkeypatch):
-    from azure.core.pipeline.policies import RetryPolicy
-
-    monkeypatch.setattr(RetryPolicy, "get_backoff_time", lambda self, settings: 0.01)
+def test_a_list_with_connections_dropped_mid_page_returns_every_row_once(sandbox, tmp_path, short_backoff):
     set_faults(sandbox, drop_rate=0.3)
     try:
         out = run_cli_inproc(tmp_path, "-o", "json", "subs", "list", sandbox=sandbox)
@@ -107,7 +104,7 @@ def test_a_list_completes_under_two_second_latency(sandbox, tmp_path):
 
 
 @pytest.mark.anyio
-async def test_the_sandbox_killed_and_restarted_under_a_running_console(tmp_path):
+async def test_the_sandbox_killed_and_restarted_under_a_running_console(tmp_path, short_backoff):
     info, stop = start_sandbox(seed=23, subscriptions=30, traffic=False)
     port = info["management_url"].rsplit(":", 1)[1]
     app = AiConsoleApp(connection=sandbox_connection(info["management_url"]), clock=FrozenClock(),

@@ -49,7 +49,7 @@ def _fragments(secret: str) -> list[str]:
     return [secret, secret[:16], secret[-20:-4]] if len(secret) >= 24 else [secret]
 
 
-def test_a_full_session_leaks_no_key_or_token(sandbox, tmp_path):
+def test_a_full_session_leaks_no_key_or_token(sandbox, tmp_path, short_backoff):
     home = tmp_path / "home"
     started = time.time()
     explicit: list[str] = []  # outputs where a secret was asked for
