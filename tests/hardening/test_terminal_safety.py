@@ -90,3 +90,18 @@ def test_json_output_keeps_the_exact_server_value(subs_json):
     """Escaped, not stripped: a script reading the JSON gets the name as the server holds it."""
     names = {r["display_name"] for r in json.loads(subs_json) if r["display_name"]}
     assert any(n.endswith(HOSTILE_STRINGS[2]) for n in names)  # OSC 52 intact after json.loads
+
+
+def test_a_hostile_reason_in_the_journal_is_clean_in_audit_list(hostile, tmp_path, subs_json):
+    """A refused write still journals its reason: what a person typed (or pasted) is shown safely."""
+    sid = _hostile_sid(subs_json)
+    reason = HOSTILE_STRINGS[2] + HOSTILE_STRINGS[6]
+    refused = run_cli(tmp_path, "-o", "table", "subs", "set", sid, "--state", "suspended", "--reason", reason,
+                      sandbox=hostile)
+    assert refused.returncode == 3 and not UNSAFE.search(refused.stderr), unsafe_chars(refused.stderr)
+    table = run_cli(tmp_path, "-o", "table", "audit", "list", sandbox=hostile)
+    assert table.returncode == 0 and "refused" in table.stdout
+    assert not UNSAFE.search(table.stdout), unsafe_chars(table.stdout)
+    data = run_cli(tmp_path, "-o", "json", "audit", "list", sandbox=hostile)
+    assert not UNSAFE.search(data.stdout), unsafe_chars(data.stdout)
+    assert any(e.get("reason") == reason for e in json.loads(data.stdout))
