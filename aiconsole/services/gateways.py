@@ -449,6 +449,7 @@ class GatewayService:
                             before={"slot": slot, "key_fingerprint": before_fp,
                                     "invalidates": [r.fingerprint for r in affected]}) as rec:
             self.backend.regenerate_gateway_key(gid, slot)
+            rec.landed = True
             self.ledger.record_regeneration(instance=self.instance, gateway=gid, slot=slot, when=self.clock())
             after_fp = self._key_fingerprint(gid, slot)
             rec.after = {"slot": slot, "key_fingerprint": after_fp}

@@ -136,3 +136,31 @@ def test_a_write_under_a_fault_leaves_old_or_new_and_says_which(sandbox, server,
     )
     if fault.startswith("ARM 429"):
         assert out.returncode == 0, f"a 429 storm must be waited out, not fail the write: {out.stderr}"
+
+
+@pytest.mark.parametrize("path", ["rotate", "gateway key"])
+def test_a_key_regenerated_but_not_read_back_is_journalled_as_made(sandbox, server, targets, tmp_path, monkeypatch,
+                                                                   path):
+    """The fault exactly between the two steps: the regeneration lands, reading the new key fails."""
+    from aiconsole.backends.azure_apim import AzureApimBackend
+    from aiconsole.domain.errors import ServerError
+
+    argv, read, old = plan(path, server, targets)
+    method = "list_secrets" if path == "rotate" else "list_gateway_keys"
+    real = getattr(AzureApimBackend, method)
+    calls = {"n": 0}
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] > 1:  # the read before the write works; the read-back fails
+            raise ServerError("Could not read the keys: the server failed (500).")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(AzureApimBackend, method, flaky)
+    out = run_cli_inproc(tmp_path, "-o", "json", *argv, sandbox=sandbox)
+    monkeypatch.setattr(AzureApimBackend, method, real)
+    assert read() != old  # the new key is on the server
+    entries = journal(tmp_path)
+    assert out.returncode == 1 and "change was made" in out.stderr, out.stderr
+    assert [e["result"] for e in entries] == ["ok"], entries
+    OUTCOMES[(path, "read-back fails after the write")] = "new state, journal ok (error noted), exit 1"
