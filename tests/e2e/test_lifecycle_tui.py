@@ -15,7 +15,6 @@ from aiconsole.tui.screens.issue import (
     CreateSubscriptionScreen,
     DeleteSubscriptionScreen,
     EditSubscriptionScreen,
-    LifecycleActions,
     NewKeyScreen,
 )
 from aiconsole.tui.screens.rotation import TwoSlotRotationScreen
@@ -24,10 +23,6 @@ from tests.sandbox_fixture import sdk_client, start_sandbox
 from tests.tui.helpers import wait_until
 
 pytestmark = pytest.mark.anyio
-
-
-class HookedSubscriptions(SubscriptionsScreen, LifecycleActions):
-    """The subscriptions screen deriving from ``LifecycleActions``, as the console wires it."""
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +57,8 @@ async def test_issue_change_and_delete_in_the_console(sandbox, monkeypatch):
     monkeypatch.setattr(app, "copy_to_clipboard", lambda text: copied.append(text))
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, SubscriptionsScreen))
-        app.push_screen(HookedSubscriptions())
-        await wait_until(pilot, lambda: isinstance(app.screen, HookedSubscriptions) and has(app.screen, "#subs-table"))
+        app.push_screen(SubscriptionsScreen())
+        await wait_until(pilot, lambda: isinstance(app.screen, SubscriptionsScreen) and has(app.screen, "#subs-table"))
         await wait_until(pilot, lambda: app.screen.table.model.visible_count > 0, timeout=30, what="rows")
         await pilot.press("n")
         await wait_until(pilot, lambda: isinstance(app.screen, CreateSubscriptionScreen))
@@ -171,13 +166,13 @@ async def test_bulk_action_on_marked_rows(sandbox):
     app = make_app(sandbox)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: isinstance(app.screen, SubscriptionsScreen))
-        app.push_screen(HookedSubscriptions())
-        await wait_until(pilot, lambda: isinstance(app.screen, HookedSubscriptions) and has(app.screen, "#subs-table"))
+        app.push_screen(SubscriptionsScreen())
+        await wait_until(pilot, lambda: isinstance(app.screen, SubscriptionsScreen) and has(app.screen, "#subs-table"))
         screen = app.screen
         await wait_until(pilot, lambda: screen.loading_pages is None and len(screen.table.model) > 0, timeout=30,
                          what="rows")
         await pilot.press("b")  # nothing marked yet
-        assert isinstance(app.screen, HookedSubscriptions)
+        assert isinstance(app.screen, SubscriptionsScreen)
         for name in names:
             screen.table.model.toggle_mark(name)
         await pilot.press("b")

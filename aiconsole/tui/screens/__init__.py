@@ -123,3 +123,9 @@ register_screen("usage", "aiconsole.tui.screens.usage:UsageScreen", "token usage
 register_screen("backends", "aiconsole.tui.screens.backends:BackendsScreen", "backends, pools and circuit breakers", aliases=("be",))
 register_screen("ctx", "aiconsole.tui.screens.contexts:ContextsScreen", "switch to another profile",
                 aliases=("context", "profiles"))
+register_binding_class("aiconsole.tui.screens.issue:CreateSubscriptionScreen")
+register_binding_class("aiconsole.tui.screens.issue:NewKeyScreen")
+register_binding_class("aiconsole.tui.screens.issue:EditSubscriptionScreen")
+register_binding_class("aiconsole.tui.screens.issue:DeleteSubscriptionScreen")
+register_binding_class("aiconsole.tui.screens.issue:BulkActionScreen")
+register_binding_class("aiconsole.tui.screens.rotation:TwoSlotRotationScreen")

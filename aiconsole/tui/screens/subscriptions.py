@@ -15,12 +15,12 @@ from textual.message import Message
 from textual.worker import get_current_worker
 
 from aiconsole.tui.rows.subscriptions import COLUMNS, subscription_row
-from aiconsole.tui.screens.base import ConsoleScreen
+from aiconsole.tui.screens.issue import LifecycleActions
 from aiconsole.tui.widgets.resource_table import ResourceTable
 from aiconsole.tui.widgets.table_model import Row
 
 
-class SubscriptionsScreen(ConsoleScreen):
+class SubscriptionsScreen(LifecycleActions):
     SCREEN_TITLE = "Subscriptions"
     COMMAND = "subs"
 
