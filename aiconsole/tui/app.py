@@ -274,7 +274,8 @@ def help_rows(screen: Screen) -> list[tuple[str, str, str, str]]:
 
     order = {"screen": 0, "app": 2}
     rows = [
-        (" ".join(dict.fromkeys(keys_by_id[ident])), binding.description or binding.action, ident, where(node))
+        (" ".join(dict.fromkeys(keys_by_id[ident])), binding.tooltip or binding.description or binding.action, ident,
+         where(node))
         for ident, (binding, node) in found.items()
     ]
     rows.sort(key=lambda r: order.get(r[3], 1))

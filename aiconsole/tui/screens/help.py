@@ -39,7 +39,7 @@ class HelpScreen(ModalScreen[None]):
             table = ResourceTable(
                 [
                     Column("keys", "Key", min_width=5, max_width=14),
-                    Column("what", "Does", min_width=10, max_width=34),
+                    Column("what", "Does", min_width=14, max_width=40),
                     Column("id", "Binding id", min_width=8, max_width=26, priority=1),
                     Column("where", "Where", min_width=5, max_width=10, priority=2),
                 ],

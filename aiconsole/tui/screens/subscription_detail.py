@@ -33,11 +33,15 @@ class SubscriptionDetailScreen(ConsoleScreen):
     SCREEN_TITLE = "Subscription"
 
     BINDINGS = [
-        Binding("v", "reveal", "Reveal", id="detail.reveal"),
-        Binding("c", "copy('primary')", "Copy", id="detail.copy_primary"),
-        Binding("C", "copy('secondary')", "Copy secondary", show=False, id="detail.copy_secondary"),
-        Binding("r", "rotate('primary')", "Rotate", id="detail.rotate_primary"),
-        Binding("R", "rotate('secondary')", "Rotate secondary", show=False, id="detail.rotate_secondary"),
+        Binding("v", "reveal", "Reveal", id="detail.reveal", tooltip="Show both keys for 15 seconds"),
+        Binding("c", "copy('primary')", "Copy", id="detail.copy_primary",
+                tooltip="Copy the primary key (OSC 52)"),
+        Binding("C", "copy('secondary')", "Copy secondary", show=False, id="detail.copy_secondary",
+                tooltip="Copy the secondary key (OSC 52)"),
+        Binding("r", "rotate('primary')", "Rotate", id="detail.rotate_primary",
+                tooltip="Regenerate the primary key (asks first)"),
+        Binding("R", "rotate('secondary')", "Rotate secondary", show=False, id="detail.rotate_secondary",
+                tooltip="Regenerate the secondary key (asks first)"),
         Binding("l", "limits", "Limits", show=False, id="detail.limits"),
         Binding("f5", "reload", "Reload", show=False, id="detail.reload"),
     ]
