@@ -88,6 +88,15 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except Exception as exc:  # noqa: BLE001 - a bug must still not print a traceback (nor a key)
+        import logging
+
+        logger = logging.getLogger("aiconsole")
+        if logger.handlers:  # only --debug's redacted log; never Python's last-resort stderr handler
+            logger.exception("unexpected error")
+        sys.stderr.write(f"error: unexpected {type(exc).__name__}; nothing more is known.\n"
+                         "  Run again with --debug and look at the debug log (aiconsole info shows where).\n")
+        return EXIT_FAILED
     except BrokenPipeError:
         # Output piped into `head`: not an error for the user.
         try:

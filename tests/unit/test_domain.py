@@ -101,3 +101,23 @@ def test_an_explicit_profile_beats_the_sandbox_environment_variable(monkeypatch)
         resolve_connection(profile="nope")
     with pytest.raises(InsecureTransportError):
         resolve_connection()
+
+
+def test_a_bug_in_a_command_is_one_sentence_not_a_traceback(capsys):
+    import argparse
+
+    from aiconsole.cli.context import run_command
+
+    def broken(ctx):
+        raise KeyError("0123456789abcdef0123456789abcdef")
+
+    code = run_command(argparse.ArgumentParser(), argparse.Namespace(handler=broken, output="json"))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("error: unexpected KeyError") and "Traceback" not in err
+    assert "0123456789abcdef" not in err
+
+
+def test_only_the_name_localhost_counts_as_loopback():
+    assert is_loopback_url("http://localhost:1")
+    assert not is_loopback_url("http://evil.localhost:1")
