@@ -28,6 +28,12 @@ def sanitize(value: object, *, keep_newlines: bool = False, max_length: int | No
     policy XML; ``max_length`` cuts the result with an ellipsis.
     """
     text = "" if value is None else str(value)
+    if text.isprintable():
+        # The common case, and the hot path of big tables: no control, format (bidi) or escape
+        # characters at all (ESC and every C0/C1/Cf character are non-printable).
+        if max_length is not None and len(text) > max_length:
+            text = text[: max(0, max_length - 1)] + "…"
+        return text
     text = _ESCAPES.sub("", text)
     text = text.translate(_BIDI)
     out = []
