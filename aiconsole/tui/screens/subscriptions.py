@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.worker import get_current_worker
 
+from aiconsole.tui.memory import release_long_lived, settle_long_lived
 from aiconsole.tui.rows.subscriptions import COLUMNS, subscription_row
 from aiconsole.tui.screens.issue import LifecycleActions
 from aiconsole.tui.widgets.resource_table import ResourceTable
@@ -70,6 +71,7 @@ class SubscriptionsScreen(LifecycleActions):
 
     # -- loading ---------------------------------------------------------------------------
     def action_reload(self) -> None:
+        release_long_lived()
         self.loading_pages = 0
         self._seen = set()
         self._failed = False
@@ -98,6 +100,7 @@ class SubscriptionsScreen(LifecycleActions):
         self.loading_pages = message.page
         self._seen.update(row.key for row in message.rows)
         self.table.add_rows(message.rows)
+        settle_long_lived()
         self.mark_updated()
         self._update_status()
 
