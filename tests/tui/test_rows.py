@@ -64,3 +64,10 @@ def test_sort_values_put_missing_dates_last():
     ])
     model.set_sort(5)
     assert model.view == ["b", "c", "a"]
+
+
+def test_a_row_keeps_a_compact_copy_that_rebuilds_the_same_subscription():
+    sub = _sub(display_name="Team", expiration_date=NOW + timedelta(days=3), owner_id="/x/users/bob")
+    row = subscription_row(sub, NOW)
+    assert not hasattr(row.data, "__dict__")  # slots only: no per-row dict
+    assert row.data.subscription() == sub

@@ -621,7 +621,7 @@ class LifecycleActions(ConsoleScreen):
 
     def _cursor_sub(self) -> Subscription | None:
         row = self.table.cursor_row  # type: ignore[attr-defined]
-        return row.data if row is not None else None
+        return row.data.subscription() if row is not None else None
 
     def _after(self, changed: Any) -> None:
         if changed and hasattr(self, "action_reload"):

@@ -158,7 +158,7 @@ class SubscriptionsScreen(LifecycleActions):
 
         row = self.table.model.get(message.key)
         if row is not None:
-            self.app.push_screen(SubscriptionDetailScreen(row.data))
+            self.app.push_screen(SubscriptionDetailScreen(row.data.subscription()))
 
     def action_limits(self) -> None:
         key = self.table.cursor_key
