@@ -19,7 +19,6 @@ from azure.mgmt.apimanagement import ApiManagementClient
 from azure.mgmt.apimanagement import models as m
 from azure.mgmt.core.policies import ARMChallengeAuthenticationPolicy
 
-from aiconsole.backends.credentials import SandboxCredential as StaticTokenCredential  # noqa: F401 (re-export)
 from aiconsole.backends.errors import map_exception
 from aiconsole.backends.urls import is_loopback_url
 from aiconsole.domain.models import (

@@ -503,7 +503,7 @@ def parse_target(text: str, *, default_gateway: str | None, what: str = "node") 
         return head, tail
     if default_gateway is None:
         raise UsageError(f"Which gateway is the {what} '{sanitize(text, max_length=80)}' for?",
-                         f"Write it as GW=URL, or name the gateway with --gateway GW.")
+                         "Write it as GW=URL, or name the gateway with --gateway GW.")
     return default_gateway, text
 
 

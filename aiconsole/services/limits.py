@@ -219,7 +219,7 @@ class LimitsService:
             self.backend.get_api(scope.api)
             if scope.kind == "operation" and scope.operation not in {o.name for o in self.backend.list_operations(scope.api)}:
                 raise NotFoundError(f"API '{scope.api}' has no operation '{scope.operation}'.",
-                                    f"List them with `aiconsole limits list` or the API's operations.")
+                                    "List them with `aiconsole limits list` or the API's operations.")
 
     # -- the effective chain ---------------------------------------------------------------
     def effective(self, *, subscription: str | None = None, product: str | None = None) -> EffectiveChain:

@@ -53,7 +53,7 @@ def build_source(connection: Any, source: str | None = None, *, now: Callable[[]
     from aiconsole.telemetry.azure_monitor import AzureMonitorSource, monitor_client
 
     if connection.kind == "sandbox":
-        from aiconsole.backends.azure_apim import StaticTokenCredential
+        from aiconsole.backends.credentials import SandboxCredential as StaticTokenCredential
 
         endpoint = monitor_endpoint or info.get("monitor_url")
         if not endpoint:

@@ -187,16 +187,6 @@ class AiConsoleApp(App[int]):
                     return
         self.push_screen(screen_cls.from_command(argument))
 
-    def switch_connection(self, connection: Any) -> None:
-        """``:ctx``: drop every screen of the old connection and start again on the new one."""
-        self.connection = connection
-        self.hub = ServiceHub(connection)
-        while len(self.screen_stack) > 1:
-            self.pop_screen()
-        self.run_command(self._start_command)
-        self.run_worker(self._warm_up, thread=True, exit_on_error=False, group="connect", name="connect")
-        self.notify(f"Connected to {connection.label}.", title="Profile", markup=False)
-
     def switch_connection(self, connection: Any, *, backend: Any = None) -> None:
         """Point the console at another service (``:ctx``): a new hub, screens rebuilt from the start.
 
@@ -210,6 +200,7 @@ class AiConsoleApp(App[int]):
             self.pop_screen()
         self.run_command(self._start_command)
         self.run_worker(self._warm_up, thread=True, exit_on_error=False, group="connect", name="connect")
+        self.notify(f"Connected to {connection.label}.", title="Profile", markup=False)
 
     def go_back(self) -> None:
         """``esc``: leave the current screen unless it is the last one."""

@@ -353,7 +353,7 @@ class RotateGatewayScreen(TokenHandover, ModalScreen[bool]):
             else:
                 keys = "m/enter mint · esc close"
         elif self.step == "minted":
-            step.update(Text(f"Step 2 of 3 — deploy the new token to every node, then press d", style="bold"))
+            step.update(Text("Step 2 of 3 — deploy the new token to every node, then press d", style="bold"))
             if self.token is not None:
                 body.append_text(token_text(self.token, revealed=self.revealed, seconds_left=self.seconds_left()))
             keys = "d deployed · c copy · a copy auth value · k copy Secret · v reveal · esc close (resume later)"

@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from aiconsole.backends.azure_apim import StaticTokenCredential
+from aiconsole.backends.credentials import SandboxCredential as StaticTokenCredential
 from aiconsole.domain.errors import InsecureTransportError
 from aiconsole.telemetry.gateway_logs import REFUSALS_QUERY, GatewayLogs, logs_client
 from aiconsole.telemetry.port import TOKEN_RATE
