@@ -10,11 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.app import ComposeResult
-from textual.widgets import Static
-
 from aiconsole.domain.text import sanitize
-from aiconsole.tui.screens.top import LiveScreen, LiveTable, _q
+from aiconsole.tui.screens.top import LiveTableScreen, _q
 from aiconsole.tui.widgets.resource_table import ResourceTable
 from aiconsole.tui.widgets.table_model import Column, Row
 
@@ -47,52 +44,29 @@ def event_row(e: Any, *, stale: bool = False) -> Row[str]:
     return Row(e.key, cells, sort=sort, style=style, data=e)
 
 
-class ThrottlingScreen(LiveScreen):
+class ThrottlingScreen(LiveTableScreen):
     SCREEN_TITLE = "Throttling"
     COMMAND = "429"
+
+    COLUMNS = COLUMNS
+    DEFAULT_SORT = "rate"
+    ID_PREFIX = "t429"
+    EMPTY_TEXT = "nobody is refused in this window"
 
     DEFAULT_CSS = """
     ThrottlingScreen #t429-headline { height: auto; max-height: 3; padding: 0 1; background: $surface; text-style: bold; }
     ThrottlingScreen #t429-table { height: 1fr; }
     """
 
-    def compose_body(self) -> ComposeResult:
-        yield Static("", id="t429-headline", markup=False)
-        yield LiveTable(COLUMNS, id="t429-table")
-
-    @property
-    def table(self) -> LiveTable:
-        return self.query_one("#t429-table", LiveTable)
-
-    def focus_body(self) -> None:
-        self.table.focus()
-
-    def on_mount(self) -> None:
-        table = self.table
-        table.placeholder = "waiting for the first reading…"
-        table.set_sort("rate", reverse=True)
-        if self.filter_text:
-            table.set_filter(self.filter_text)
-        table.focus()
-        self.update_status()
-
     def render_rows(self, report: Any) -> list[Row[str]]:
         from aiconsole.services.triage import throttle_events
 
         return [event_row(e) for e in throttle_events(report.rows)]
 
-    def apply(self, report: Any, rows: list[Row[str]]) -> None:
-        table = self.table
-        first_reading = len(table.model) == 0
-        table.apply_rows(rows, keep={row.key for row in rows})
-        if first_reading and rows:
-            table.sync_now()
-            table.cursor = 0  # start on the worst row, not wherever the first row landed
-        if not rows:
-            table.placeholder = "nobody is refused in this window"
-        self.set_text("#t429-headline", self._headline(report))
+    def row_of(self, data: Any, *, stale: bool = False) -> Row[str]:
+        return event_row(data, stale=stale)
 
-    def _headline(self, report: Any) -> str:
+    def headline(self, report: Any) -> str:
         text = report.headline.text
         snap = report.snapshot
         if not snap.per_subscription_status:
@@ -106,22 +80,9 @@ class ThrottlingScreen(LiveScreen):
                     f"{per_api}")
         return text
 
-    def mark_stale(self) -> None:
-        table = self.table
-        rows = [event_row(row.data, stale=True) for row in table.model.rows() if row.data is not None]
-        if rows:
-            table.apply_rows(rows)
-
     def update_status(self) -> None:
         table = self.table
         self.set_status(f"{table.model.count_label()} causes · sort {table.sort_label()} · {self.status_suffix()}")
-
-    def filter_changed(self, text: str) -> None:
-        self.table.set_filter(text)
-        self.update_status()
-
-    def on_resource_table_view_changed(self, event: ResourceTable.ViewChanged) -> None:
-        self.update_status()
 
     def on_resource_table_selected(self, event: ResourceTable.Selected) -> None:
         row = self.table.model.get(event.key)

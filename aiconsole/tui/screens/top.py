@@ -506,28 +506,28 @@ def _sentence(exc: BaseException) -> str:
 
 
 # -- :top ----------------------------------------------------------------------------------------
-class TopScreen(LiveScreen):
-    SCREEN_TITLE = "Live traffic"
-    COMMAND = "top"
+class LiveTableScreen(LiveScreen):
+    """A live screen that is one headline over one ``LiveTable`` (``:top``, ``:429``).
 
-    BINDINGS = [
-        Binding("b", "cycle_by", "By", id="top.by"),
-    ]
-
-    DEFAULT_CSS = """
-    TopScreen #top-headline { height: 1; padding: 0 1; background: $surface; color: $text; }
-    TopScreen #top-table { height: 1fr; }
+    Subclasses name their columns, default sort, element-id prefix and empty-table text, and say
+    how a reading becomes rows (``render_rows``), how a row is drawn (``row_of``) and what the
+    headline says (``headline``).
     """
+
+    COLUMNS: list[Column] = []
+    DEFAULT_SORT: str = ""
+    ID_PREFIX: str = "live"
+    EMPTY_TEXT: str = "nothing in this window"
 
     def compose_body(self) -> ComposeResult:
         from textual.widgets import Static
 
-        yield Static("", id="top-headline", markup=False)
-        yield LiveTable(COLUMNS, id="top-table")
+        yield Static("", id=f"{self.ID_PREFIX}-headline", markup=False)
+        yield LiveTable(self.COLUMNS, id=f"{self.ID_PREFIX}-table")
 
     @property
     def table(self) -> LiveTable:
-        return self.query_one("#top-table", LiveTable)
+        return self.query_one(f"#{self.ID_PREFIX}-table", LiveTable)
 
     def focus_body(self) -> None:
         self.table.focus()
@@ -535,14 +535,17 @@ class TopScreen(LiveScreen):
     def on_mount(self) -> None:
         table = self.table
         table.placeholder = "waiting for the first reading…"
-        table.set_sort("throttled", reverse=True)
+        table.set_sort(self.DEFAULT_SORT, reverse=True)
         if self.filter_text:
             table.set_filter(self.filter_text)
         table.focus()
         self.update_status()
 
-    def render_rows(self, report: Any) -> list[Row[str]]:
-        return [top_row(r) for r in report.rows]
+    def row_of(self, data: Any, *, stale: bool = False) -> Row[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def headline(self, report: Any) -> str:
+        return report.headline.text
 
     def apply(self, report: Any, rows: list[Row[str]]) -> None:
         table = self.table
@@ -552,20 +555,14 @@ class TopScreen(LiveScreen):
             table.sync_now()
             table.cursor = 0  # start on the worst row, not wherever the first row landed
         if not rows:
-            table.placeholder = "no traffic in this window"
-        self.set_text("#top-headline", report.headline.text)
+            table.placeholder = self.EMPTY_TEXT
+        self.set_text(f"#{self.ID_PREFIX}-headline", self.headline(report))
 
     def mark_stale(self) -> None:
         table = self.table
-        rows = [top_row(row.data, stale=True) for row in table.model.rows() if row.data is not None]
+        rows = [self.row_of(row.data, stale=True) for row in table.model.rows() if row.data is not None]
         if rows:
             table.apply_rows(rows)
-
-    def update_status(self) -> None:
-        table = self.table
-        by = TITLES[self.by].lower()
-        sort = table.sort_label()
-        self.set_status(f"{table.model.count_label()} {by}s · sort {sort} · {self.status_suffix()}")
 
     def filter_changed(self, text: str) -> None:
         self.table.set_filter(text)
@@ -573,6 +570,37 @@ class TopScreen(LiveScreen):
 
     def on_resource_table_view_changed(self, event: ResourceTable.ViewChanged) -> None:
         self.update_status()
+
+
+class TopScreen(LiveTableScreen):
+    SCREEN_TITLE = "Live traffic"
+    COMMAND = "top"
+
+    BINDINGS = [
+        Binding("b", "cycle_by", "By", id="top.by"),
+    ]
+
+    COLUMNS = COLUMNS
+    DEFAULT_SORT = "throttled"
+    ID_PREFIX = "top"
+    EMPTY_TEXT = "no traffic in this window"
+
+    DEFAULT_CSS = """
+    TopScreen #top-headline { height: 1; padding: 0 1; background: $surface; color: $text; }
+    TopScreen #top-table { height: 1fr; }
+    """
+
+    def render_rows(self, report: Any) -> list[Row[str]]:
+        return [top_row(r) for r in report.rows]
+
+    def row_of(self, data: Any, *, stale: bool = False) -> Row[str]:
+        return top_row(data, stale=stale)
+
+    def update_status(self) -> None:
+        table = self.table
+        by = TITLES[self.by].lower()
+        sort = table.sort_label()
+        self.set_status(f"{table.model.count_label()} {by}s · sort {sort} · {self.status_suffix()}")
 
     def action_cycle_by(self) -> None:
         self.by = BY_CYCLE[(BY_CYCLE.index(self.by) + 1) % len(BY_CYCLE)]
