@@ -68,7 +68,11 @@ class ConfirmScreen(ModalScreen[str | None]):
         if self._require and self._typed() != self._require:
             self.notify(f"Type '{self._require}' exactly to confirm.", severity="warning", markup=False)
             return
-        self.dismiss(self._typed())
+        self.dismiss(self.result(self._typed()))
+
+    def result(self, typed: str):
+        """What the modal dismisses with once confirmed; subclasses add their own choice."""
+        return typed
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -12,11 +12,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
 from aiconsole.domain.text import sanitize
 from aiconsole.services.gateway_tokens import TokenRecord
+from aiconsole.tui.screens.confirm import ConfirmScreen
 from aiconsole.tui.screens.gateway_token import SlotPicker
 
 
@@ -43,8 +43,12 @@ def damage_text(gateway: str, slot: str, known: list[TokenRecord], current_slot:
     return out
 
 
-class RegenerateKeyScreen(ModalScreen[tuple[str, str] | None]):
-    """Dismisses with (slot, typed confirmation) or None when cancelled."""
+class RegenerateKeyScreen(ConfirmScreen):
+    """Dismisses with (slot, typed confirmation) or None when cancelled.
+
+    A ``ConfirmScreen`` (typed service name on production, y/n) with a slot picker and a body
+    that lists what regenerating that slot kills, redrawn when the slot changes.
+    """
 
     BINDINGS = [
         Binding("y", "confirm", "Regenerate", id="gwregen.yes"),
@@ -54,21 +58,14 @@ class RegenerateKeyScreen(ModalScreen[tuple[str, str] | None]):
     ]
 
     DEFAULT_CSS = """
-    RegenerateKeyScreen { align: center middle; }
-    RegenerateKeyScreen > Vertical {
-        width: 100%; max-width: 88; height: auto; max-height: 100%;
-        border: thick $warning; background: $surface; padding: 0 1;
-    }
-    RegenerateKeyScreen #regen-title { text-style: bold; color: $warning; margin-bottom: 1; }
+    RegenerateKeyScreen > Vertical { max-width: 88; }
     RegenerateKeyScreen #regen-body { margin: 1 0; height: auto; }
-    RegenerateKeyScreen #regen-typed { margin-bottom: 1; }
-    RegenerateKeyScreen #regen-buttons { height: auto; align-horizontal: right; }
-    RegenerateKeyScreen Button { margin-left: 2; min-width: 12; }
     """
 
     def __init__(self, gateway: str, known: dict[str, list[TokenRecord]], *, current_slot: str | None = None,
                  require_text: str | None = None, node_slots: dict[str, str] | None = None) -> None:
-        super().__init__()
+        super().__init__(f"Regenerate a key of gateway {sanitize(gateway)}?", "", confirm_label="Regenerate",
+                         require_text=require_text)
         self.gateway = gateway
         self.known = known
         self.node_slots = dict(node_slots or {})
@@ -79,29 +76,22 @@ class RegenerateKeyScreen(ModalScreen[tuple[str, str] | None]):
         self.current_slot = current_slot
         # The safe default: the slot the current token does not use.
         self.slot = "secondary" if current_slot == "primary" else "primary"
-        self.require = require_text
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"⚠ Regenerate a key of gateway {sanitize(self.gateway)}?", id="regen-title", markup=False)
+            yield Static(f"⚠ {self._title}", id="confirm-title", markup=False)
             yield SlotPicker(self.slot, id="regen-slot")
             yield Static(id="regen-body")
-            if self.require:
-                yield Static(f"Type the service name '{self.require}' to confirm:", markup=False)
-                yield Input(id="regen-typed", placeholder=self.require, compact=True)
-            with Horizontal(id="regen-buttons"):
-                yield Button("Regenerate (y)", id="regen-yes", variant="error")
-                yield Button("Cancel (n/esc)", id="regen-no")
+            if self._require:
+                yield Static(f"Type the service name '{self._require}' to confirm:", markup=False)
+                yield Input(id="confirm-typed", placeholder=self._require, compact=True)
+            with Horizontal():
+                yield Button("Regenerate (y)", id="confirm-yes", variant="error")
+                yield Button("Cancel (n/esc)", id="confirm-no")
 
     def on_mount(self) -> None:
         self._render_body()
-        if self.require:
-            typed = self.query_one("#regen-typed", Input)
-            if not getattr(self.app, "cursor_blink", True):
-                typed.cursor_blink = False
-            typed.focus()
-        else:
-            self.query_one("#regen-no", Button).focus()
+        super().on_mount()
 
     def _render_body(self) -> None:
         self.query_one("#regen-body", Static).update(
@@ -115,24 +105,5 @@ class RegenerateKeyScreen(ModalScreen[tuple[str, str] | None]):
         """``p``/``s`` pick the slot wherever the focus is (except in the typed confirmation)."""
         self.query_one(SlotPicker).slot = slot
 
-    def _typed(self) -> str:
-        return self.query_one("#regen-typed", Input).value.strip() if self.require else ""
-
-    def action_confirm(self) -> None:
-        if self.require and self._typed() != self.require:
-            self.notify(f"Type '{self.require}' exactly to confirm.", severity="warning", markup=False)
-            return
-        self.dismiss((self.slot, self._typed()))
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_confirm()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "regen-yes":
-            self.action_confirm()
-        else:
-            self.action_cancel()
+    def result(self, typed: str):
+        return (self.slot, typed)
