@@ -7,7 +7,6 @@ and in the journal (one ``ok`` entry per subscription).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -15,8 +14,8 @@ import sys
 import httpx
 import pytest
 
-from aiconsole.cli.main import main
 from aiconsole.domain.secrets import fingerprint
+from tests.e2e.cli import run
 from tests.sandbox_fixture import sdk_client, start_sandbox
 
 N = 40
@@ -46,13 +45,6 @@ def sandbox():
 def faults(sandbox, **values):
     r = httpx.post(f"{sandbox['management_url']}/_sandbox/faults", json=values, timeout=10)
     assert r.status_code == 200, r.text
-
-
-def run(capsys, sandbox, *args):
-    capsys.readouterr()
-    code = main(["--sandbox", sandbox["management_url"], "-o", "json", *args])
-    out = capsys.readouterr()
-    return code, (json.loads(out.out) if out.out.strip() else None), out.err
 
 
 def all_fps(sandbox):

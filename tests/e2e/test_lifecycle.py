@@ -9,8 +9,8 @@ from datetime import datetime, timedelta, timezone
 import httpx
 import pytest
 
-from aiconsole.cli.main import main
 from aiconsole.domain.secrets import fingerprint
+from tests.e2e.cli import run
 from tests.sandbox_fixture import start_sandbox
 
 
@@ -19,15 +19,6 @@ def sandbox():
     info, stop = start_sandbox(seed=3, subscriptions=60)
     yield info
     stop()
-
-
-def run(capsys, sandbox, *args):
-    """The CLI in-process (same argv a script uses); returns (exit code, parsed json or None, stderr)."""
-    capsys.readouterr()
-    code = main(["--sandbox", sandbox["management_url"], "-o", "json", *args])
-    out = capsys.readouterr()
-    data = json.loads(out.out) if out.out.strip() else None
-    return code, data, out.err
 
 
 def gateway_call(sandbox, key):
@@ -70,7 +61,6 @@ def test_create_key_works_suspend_refused_activate_works(capsys, sandbox):
 
 
 def test_create_without_show_keys_masks_them_and_owner_by_email_works(capsys, sandbox):
-    code, users, _ = 0, None, None
     from tests.sandbox_fixture import sdk_client
 
     client = sdk_client(sandbox)

@@ -15,9 +15,9 @@ import time
 import httpx
 import pytest
 
-from aiconsole.cli.main import main
 from aiconsole.domain.secrets import fingerprint
 from aiconsole.services.slot_usage import PrometheusSlotUsage
+from tests.e2e.cli import create, run
 from tests.sandbox_fixture import sdk_client, start_sandbox
 
 
@@ -26,19 +26,6 @@ def sandbox():
     info, stop = start_sandbox(seed=5, subscriptions=30, traffic=True, rps=20)
     yield info
     stop()
-
-
-def run(capsys, sandbox, *args):
-    capsys.readouterr()
-    code = main(["--sandbox", sandbox["management_url"], "-o", "json", *args])
-    out = capsys.readouterr()
-    return code, (json.loads(out.out) if out.out.strip() else None), out.err
-
-
-def create(capsys, sandbox, sid):
-    code, _, err = run(capsys, sandbox, "subs", "create", "--display-name", sid, "--api", "azure-openai",
-                       "--state", "active", "--id", sid, "--yes")
-    assert code == 0, err
 
 
 def keys(sandbox, sid):

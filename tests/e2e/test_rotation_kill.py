@@ -5,16 +5,15 @@ so no test sleeps to time a kill."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 
 import pytest
 
-from aiconsole.cli.main import main
 from aiconsole.domain.secrets import fingerprint
 from aiconsole.services.rotation import RotationStore
+from tests.e2e.cli import create, run
 from tests.sandbox_fixture import sdk_client, start_sandbox
 
 
@@ -23,19 +22,6 @@ def sandbox():
     info, stop = start_sandbox(seed=6, subscriptions=20)
     yield info
     stop()
-
-
-def run(capsys, sandbox, *args):
-    capsys.readouterr()
-    code = main(["--sandbox", sandbox["management_url"], "-o", "json", *args])
-    out = capsys.readouterr()
-    return code, (json.loads(out.out) if out.out.strip() else None), out.err
-
-
-def create(capsys, sandbox, sid):
-    code, _, err = run(capsys, sandbox, "subs", "create", "--display-name", sid, "--api", "azure-openai",
-                       "--state", "active", "--id", sid, "--yes")
-    assert code == 0, err
 
 
 def fps(sandbox, sid):
