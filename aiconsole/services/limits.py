@@ -259,6 +259,9 @@ class LimitsService:
             scopes.append(PolicyScope(kind="api", api=api))
             scopes += [PolicyScope(kind="operation", api=api, operation=o.name) for o in ops_by_api[api]]
         docs = self.read_many(scopes)
+        # Each document is parsed once, however many APIs and operations reach it.
+        inherits = {label: _has_inbound_base(d.xml) for label, d in docs.items() if d is not None}
+        found = {label: self.limits_in(d) for label, d in docs.items() if d is not None}
 
         def chain_for(api: str | None, op_scope: PolicyScope | None) -> list[tuple[PolicyScope, PolicyDocument]]:
             """Scopes from the most specific up, stopping where ``<base />`` is missing."""
@@ -275,7 +278,7 @@ class LimitsService:
                 if doc is None:
                     continue  # no policy here: the parent's applies as is
                 kept.append((scope, doc))
-                if not _has_inbound_base(doc.xml):
+                if not inherits[scope.label]:
                     break
             return list(reversed(kept))
 
@@ -286,7 +289,7 @@ class LimitsService:
             reach += [(api, PolicyScope(kind="operation", api=api, operation=o.name)) for o in ops_by_api[api]]
         for api, op_scope in reach:
             for scope, doc in chain_for(api, op_scope):
-                for sl in self.limits_in(doc):
+                for sl in found[scope.label]:
                     if sl.limit.section != "inbound":
                         continue
                     key = (scope.label, sl.limit.index)
