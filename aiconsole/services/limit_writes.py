@@ -227,28 +227,27 @@ class LimitWriter:
         subject = chain.subject
         kind = chain.subject_kind
 
+        chosen: list[str] = []  # the id of the first computation, so a re-apply after a 412 writes the same one
+
         def edit(text: str, form: str) -> str:
-            return add_override(
+            added = add_override(
                 text, idx, until=until, form=form,
                 subscription=subject if kind == "subscription" else None,
                 product=subject if kind == "product" else None,
                 tokens_per_minute=tpm, token_quota=quota, author=self.author, reason=reason,
-                override_id=override_id, now=now,
-            ).text
+                override_id=chosen[0] if chosen else None, now=now,
+            )
+            chosen[:1] = [added.id]
+            return added.text
 
-        # The id is fixed once so that re-applying after a 412 writes the same override.
-        doc = self.limits.read(scope)
-        override_id = add_override(
-            doc.xml, idx, until=until, form=doc.format, subscription=subject if kind == "subscription" else None,
-            product=subject if kind == "product" else None, tokens_per_minute=tpm, token_quota=quota,
-            author=self.author, reason=reason, now=now,
-        ).id
         what = ", ".join(p for p in (f"tokens-per-minute={tpm}" if tpm else "", f"token-quota={quota}" if quota else "") if p)
-        return self._plan(
+        plan = self._plan(
             "limits.override", scope, edit,
             f"Raise {what} for {kind} {subject} at {scope.label} until {until.isoformat().replace('+00:00', 'Z')}",
-            locate=lambda ls: next((s for s in ls if s.limit.index == idx), None), override_id=override_id,
+            locate=lambda ls: next((s for s in ls if s.limit.index == idx), None),
         )
+        plan.override_id = chosen[0]
+        return plan
 
     def find_override(self, override_id: str) -> tuple[PolicyScope, ScopedLimit]:
         for sl in self.limits.list_limits():
