@@ -298,7 +298,7 @@ class AzureApimBackend:
                 data = self._get_json(url, params)
             return [convert(item) for item in data.get("value") or []], data.get("nextLink")
 
-        first, next_link = self._call(what, fetch, action=action)
+        first, next_link = self._page_call(what, fetch, action=action)
         seen = {key(s) for s in first}
         yield first
 
@@ -318,7 +318,7 @@ class AzureApimBackend:
             stale = 0
             while next_link and next_link not in followed and stale < 10:
                 followed.add(next_link)
-                items, next_link = self._call(what, fetch, link=next_link, action=action)
+                items, next_link = self._page_call(what, fetch, link=next_link, action=action)
                 if fresh := fresh_of(items):
                     stale = 0
                     yield fresh
@@ -334,7 +334,7 @@ class AzureApimBackend:
             stale = 0
             while not done or window:
                 while not done and len(window) < concurrency:
-                    window.append(pool.submit(self._call, what, fetch, next_skip, action=action))
+                    window.append(pool.submit(self._page_call, what, fetch, next_skip, action=action))
                     next_skip += page_size
                 items, _ = window.pop(0).result()
                 fresh = fresh_of(items)
@@ -349,6 +349,27 @@ class AzureApimBackend:
                     window = []
                 if fresh:
                     yield fresh
+
+    #: extra rounds for one list page after the SDK's own retries gave up on a 429 or a 5xx
+    PAGE_RETRIES = 3
+
+    def _page_call(self, what: str, fn: Callable[..., T], *args: Any, action: str | None = None, **kwargs: Any) -> T:
+        """``_call`` for one page of a long listing: a throttled or failed page waits its
+        ``Retry-After`` (or a short backoff) and is asked again, a few rounds at most, so one unlucky
+        page does not throw away a listing of thousands. Reads only: repeating them is harmless."""
+        import time
+
+        from aiconsole.domain.errors import ServerError, ThrottledError
+
+        for attempt in range(self.PAGE_RETRIES + 1):
+            try:
+                return self._call(what, fn, *args, action=action, **kwargs)
+            except (ThrottledError, ServerError) as exc:
+                if attempt == self.PAGE_RETRIES:
+                    raise
+                wait = getattr(exc, "retry_after", 0.0) or 0.5 * (2 ** attempt)
+                time.sleep(min(wait, 30.0))
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _list_all(self, suffix: str, convert: Callable[[dict[str, Any]], T], *, what: str, action: str,
                   odata_filter: str | None = None) -> list[T]:
