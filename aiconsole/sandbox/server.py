@@ -163,6 +163,7 @@ class Sandbox:
             "service_name": svc.name,
             "resource_id": svc.resource_id,
             "app_insights_resource_id": svc.app_insights_resource_id,
+            "log_analytics_workspace_id": svc.log_analytics_workspace_id,
             "api_version": "2024-05-01",
             "seed": state.seed,
             "subscriptions": len(state.subscriptions),

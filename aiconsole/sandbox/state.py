@@ -27,6 +27,7 @@ import hmac
 import random
 import secrets
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -302,6 +303,11 @@ class ServiceInfo:
             f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
             f"/providers/Microsoft.Insights/components/{self.app_insights_name}"
         )
+
+    @property
+    def log_analytics_workspace_id(self) -> str:
+        """The workspace the gateway log goes to (a customer id is a GUID); stable per service."""
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, "workspace:" + self.resource_id.lower()))
 
     @property
     def gateway_host(self) -> str:

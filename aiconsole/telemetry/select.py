@@ -1,7 +1,8 @@
 """Choosing a metrics adapter for a connection.
 
 Sandbox: Prometheus on the sandbox's ``metrics_url`` by default (live, a few seconds old), or
-its Azure Monitor compatible endpoint with ``source="monitor"`` (the cloud path, per minute).
+its Azure Monitor compatible endpoint with ``source="monitor"`` (the cloud path, per minute,
+with the sandbox's Log Analytics stand-in for refusals per subscription).
 Azure profiles: Azure Monitor for the APIM resource and the profile's Application Insights
 component (plus Log Analytics when a workspace is configured); self-hosted gateway profiles:
 Prometheus on their collector's ``metrics_url``. SDKs are imported here only when an adapter
@@ -60,9 +61,14 @@ def build_source(connection: Any, source: str | None = None, *, now: Callable[[]
             raise ConfigError("This sandbox does not serve an Azure Monitor endpoint.", "Use --source prometheus.")
         credential = StaticTokenCredential()
         client = monitor_client(endpoint, credential)
+        logs = None
+        if info.get("logs_url") and info.get("log_analytics_workspace_id"):
+            from aiconsole.telemetry.gateway_logs import GatewayLogs, logs_client
+
+            logs = GatewayLogs(logs_client(credential, info["logs_url"]), info["log_analytics_workspace_id"])
         return AzureMonitorSource(client, resource_id=info.get("resource_id") or apim_resource_id(connection),
                                   app_insights_resource_id=info.get("app_insights_resource_id"), now=now,
-                                  ingestion_delay=0.0)
+                                  ingestion_delay=0.0, logs=logs)
     endpoint = monitor_endpoint or extra.get("monitor_endpoint")
     region = extra.get("region")
     if not endpoint and region:

@@ -117,8 +117,10 @@ def test_top_once_monitor_agrees_with_the_sandbox_counters(capsys, sandbox, sent
     for sid in (QUIET, noisy):
         assert rows[sid]["tokens_per_minute"] == pytest.approx(tokens_by_sid[sid] / 5, abs=0.01)
         assert rows[sid]["data_age_seconds"] >= 0
-        # Azure Monitor's Requests has no subscription dimension: say "unknown", never 0
-        assert rows[sid]["throttled_per_minute"] is None
+        # Requests has no subscription dimension: 429s per subscription come from the gateway log
+        sid_429 = sum(v for k, v in before.items() if k[0] == "req" and k[1] == sid and k[4] == 429)
+        assert rows[sid]["throttled_per_minute"] == pytest.approx(sid_429 / 5, abs=0.01)
+    assert rows[noisy]["throttled_per_minute"] > 0
     assert rows[noisy]["limit_tokens_per_minute"] == 1000
     assert rows[QUIET]["limit_tokens_per_minute"] > 1000
     by_api = run_main(capsys, sandbox, "top", "--once", "--source", "monitor", "--window", "5m", "--by", "api", "-o", "json")

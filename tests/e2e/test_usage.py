@@ -98,3 +98,40 @@ def test_by_product_with_a_price_as_csv(sandbox):
     assert "premium" in rows
     assert float(rows["premium"]["cost"]) == pytest.approx(int(rows["premium"]["total_tokens"]) / 1000 * 2, abs=1e-3)
     assert rows["(no product)"]["cost"] == ""  # platform-all-apis: no product, no price
+
+
+def refusal_counters(info) -> dict[str, float]:
+    """Refused requests (401/403/429) per subscription from the sandbox's own Prometheus counters."""
+    out: dict[str, float] = {}
+    for key, value in parse_exposition(httpx.get(info["metrics_url"]).text).items():
+        if key[0] == "req" and key[4] in (401, 403, 429):
+            out[key[1]] = out.get(key[1], 0.0) + value
+    return out
+
+
+def test_refused_requests_per_subscription_equal_the_gateway_counters(sandbox):
+    backend = sandbox_connection(sandbox["management_url"]).backend()
+    pool_key = backend.list_secrets("platform-all-apis").primary_key.get_secret_value()
+    now = clock(sandbox, advance_seconds=3600)
+    start = clock(sandbox, set=(now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1)).isoformat())
+    before = refusal_counters(sandbox)
+    # The PTU deployment behind /chat serves one such request a minute and answers the next with its own 429.
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 200}
+    statuses = [httpx.post(f"{sandbox['gateway_url']}/chat/chat/completions", json=body,
+                           headers={"api-key": pool_key}).status_code for _ in range(4)]
+    for _ in range(3):
+        assert httpx.post(f"{sandbox['gateway_url']}/openai/deployments/gpt-4o/chat/completions",
+                          params={"api-version": "2024-10-21"}, json={},
+                          headers={"api-key": "0" * 32}).status_code == 401
+    after = refusal_counters(sandbox)
+    expected = {sid: int(after[sid] - before.get(sid, 0.0)) for sid in after if after[sid] > before.get(sid, 0.0)}
+    assert statuses.count(429) == 1 and expected == {"platform-all-apis": 1, "": 3}
+
+    data = json.loads(usage(sandbox, "usage", "--from", start.isoformat(), "--to",
+                            (start + timedelta(minutes=1)).isoformat(), "-o", "json"))
+    rows = {r["key"]: r for r in data["rows"]}
+    assert {k: r["refused"] for k, r in rows.items() if r["refused"]} == {"platform-all-apis": 1,
+                                                                         "(no subscription)": 3}
+    assert data["totals"]["refused"] == 4
+    assert rows["platform-all-apis"]["requests"] == 4  # three served, one refused
+    assert not any("Refused requests" in n for n in data["notes"])

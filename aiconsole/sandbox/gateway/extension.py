@@ -2,7 +2,8 @@
 
 Discovered by ``aiconsole.sandbox.server`` (``install(sandbox, options)``). Adds two loopback
 apps — ``gateway`` (announced as ``gateway_url``) and ``metrics`` (``metrics_url`` for
-Prometheus, ``monitor_url`` for Azure Monitor's batch API) — the ``apis`` / ``traffic`` /
+Prometheus, ``monitor_url`` for Azure Monitor's batch API, ``logs_url`` for Log Analytics'
+query API over the gateway log) — the ``apis`` / ``traffic`` /
 ``node`` info keys, the traffic controls under the management URL, and node mode
 (``--node-of GW --node-token TOKEN``).
 """
@@ -114,7 +115,7 @@ def install(sandbox: Any, options: dict[str, Any]) -> None:
     sandbox.add_app(
         "metrics",
         lambda state: create_metrics_app(state, ext.store, ext.engine.remaining_snapshot),
-        info=lambda url: {"metrics_url": url + "/metrics", "monitor_url": url},
+        info=lambda url: {"metrics_url": url + "/metrics", "monitor_url": url, "logs_url": url},
     )
     sandbox.add_info(ext.info)
     sandbox.on_start(ext.on_start)

@@ -79,7 +79,7 @@ class GatewayPipeline:
         route = self.router.route(req.method, req.path)
         if route is None or route.operation is None:
             return Outcome(404, responses.body(404, "Resource not found")), served
-        served = ServedRequest(ts=served.ts, status=500, api_id=route.api.aid)
+        served = ServedRequest(ts=served.ts, status=500, api_id=route.api.aid, operation_id=route.operation.oid)
         allowed = self.node.api_ids() if self.node else None
         if allowed is not None and route.api.aid.lower() not in allowed:
             return Outcome(404, responses.body(404, "Resource not found")), served
@@ -88,18 +88,19 @@ class GatewayPipeline:
                            ip=req.client_ip, headers=req.headers)
         if key is None:
             if route.api.subscription_required:
-                return Outcome(401, responses.body(401, responses.MISSING_KEY)), served
+                return Outcome(401, responses.body(401, responses.MISSING_KEY)), replace(
+                    served, error_source="authorization", error_reason="SubscriptionKeyNotFound")
         else:
             found = self.state.subscription_by_key(key)
             if found is None or not key_grants(self.state, found[0], route.api):
-                return Outcome(401, responses.body(401, responses.INVALID_KEY)), served
+                return Outcome(401, responses.body(401, responses.INVALID_KEY)), replace(
+                    served, error_source="authorization", error_reason="SubscriptionKeyInvalid")
             sub, slot = found
             info.subscription_id = info.subscription_name = sub.sid
             info.product_id = sub.scope_id if sub.scope_kind == "product" else None
             info.user_id = sub.owner_id
             info.key_slot = slot
-            served = ServedRequest(ts=served.ts, status=500, api_id=route.api.aid, product_id=info.product_id or "",
-                                   subscription_id=sub.sid, slot=slot)
+            served = replace(served, product_id=info.product_id or "", subscription_id=sub.sid, slot=slot)
         if req.body_too_large:
             log.warning("gateway: request body over %d bytes refused", MAX_BODY_BYTES)
             return Outcome(413, responses.body(413, "Request entity too large")), served
@@ -139,8 +140,13 @@ class GatewayPipeline:
         lease = self.pools.acquire([d.text for d in docs], prompt + synthetic.completion_tokens(chat, prompt)) if chat else None
         if lease is not None and lease.refusal is not None:
             outcome = Outcome(lease.refusal[0], lease.refusal[1], dict(lease.refusal[2]))
+            if outcome.status == 503:  # the breaker is open: the gateway answered, no backend was asked
+                served = replace(served, error_source="forward-request", error_reason="BackendUnavailable")
+            else:  # the model deployment itself refused (over its capacity)
+                served = replace(served, backend_status=outcome.status)
         else:
             outcome = await self._backend(req, route, chat, bad, prompt)
+            served = replace(served, backend_status=outcome.status)
             if lease is not None:
                 self.pools.finish(lease, outcome.status)
         usage = None

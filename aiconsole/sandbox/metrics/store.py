@@ -1,10 +1,13 @@
 """The metric store: every response the gateway served, as counters and per-minute buckets.
 
-The gateway is the only writer; the Prometheus and Azure Monitor apps only read. Two shapes are
-kept because the two consumers need different things: Prometheus wants monotonically growing
-counters since start (it computes rates itself), Azure Monitor wants sums per minute over a
-time range. Minute buckets older than the retention (24 h by default) are dropped, so memory
-stays bounded however long the sandbox runs. Times are sandbox-clock epoch seconds.
+The gateway is the only writer; the Prometheus, Azure Monitor and Log Analytics apps only read.
+Three shapes are kept because the consumers need different things: Prometheus wants
+monotonically growing counters since start (it computes rates itself), Azure Monitor wants sums
+per minute over a time range, and the gateway log (``ApiManagementGatewayLogs``) wants one
+record per request with who called, what answered and which policy refused — kept here as
+counts of identical records per minute, which is what every query of it aggregates anyway.
+Minute buckets older than the retention (24 h by default) are dropped, so memory stays bounded
+however long the sandbox runs. Times are sandbox-clock epoch seconds.
 """
 
 from __future__ import annotations
@@ -33,6 +36,38 @@ class ServedRequest:
     throttle_reason: str | None = None  # token-rate | token-quota | rate-limit | quota
     throttle_policy: str | None = None
     throttle_scope: str | None = None
+    operation_id: str = ""
+    backend_status: int | None = None  # what the model deployment answered, when it was asked
+    error_source: str = ""  # the log's LastErrorSource when no limit refused (a limit names its policy)
+    error_reason: str = ""
+
+    def log_record(self) -> "LogRecord":
+        """This response as the gateway log's columns (without the time, kept by minute)."""
+        return LogRecord(
+            self.subscription_id, self.product_id, self.api_id, self.operation_id, self.status, self.backend_status,
+            self.throttle_policy or self.error_source, self.error_reason or _LIMIT_REASONS.get(self.throttle_reason or "", ""),
+            self.throttle_scope or "",
+        )
+
+
+# The LastErrorReason APIM logs for each kind of limit refusal.
+_LIMIT_REASONS = {"token-rate": "TokenLimitExceeded", "token-quota": "TokenQuotaExceeded",
+                  "rate-limit": "RateLimitExceeded", "quota": "QuotaExceeded"}
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """The gateway log's columns for a group of identical requests (see ``sandbox.logs.table``)."""
+
+    subscription_id: str
+    product_id: str
+    api_id: str
+    operation_id: str
+    status: int
+    backend_status: int | None
+    error_source: str
+    error_reason: str
+    error_scope: str
 
 
 class _Agg:
@@ -63,15 +98,17 @@ class MetricStore:
         self.tokens: dict[tuple[str, str, tuple[tuple[str, str], ...]], float] = {}
         self._request_minutes: dict[int, dict[tuple[int, str], int]] = {}
         self._token_minutes: dict[int, dict[tuple[str, str, tuple[tuple[str, str], ...]], _Agg]] = {}
+        self._log_minutes: dict[int, dict[LogRecord, int]] = {}
         # Gauges computed at scrape time (remaining tokens, node health) come from providers.
         self.gauge_providers: list[Callable[[], list[tuple[str, str, dict[str, str], float]]]] = []
 
     def _minute(self, ts: float) -> int:
         minute = int(ts // 60) * 60
-        if minute not in self._request_minutes and minute not in self._token_minutes:
+        tables = (self._request_minutes, self._token_minutes, self._log_minutes)
+        if all(minute not in table for table in tables):
             # A new minute: keep at most ``retention_minutes`` of them, dropping the oldest.
             # Counting entries (not comparing with "now") keeps this bounded after clock jumps.
-            for table in (self._request_minutes, self._token_minutes):
+            for table in tables:
                 excess = len(table) + 1 - self.retention_minutes
                 if excess > 0:
                     for old in sorted(table)[:excess]:
@@ -91,9 +128,13 @@ class MetricStore:
                     served.throttle_policy or "", served.throttle_scope or "", served.status,
                 )
                 self.throttles[tkey] = self.throttles.get(tkey, 0) + 1
-            bucket = self._request_minutes.setdefault(self._minute(served.ts), {})
+            minute = self._minute(served.ts)
+            bucket = self._request_minutes.setdefault(minute, {})
             mkey = (served.status, served.api_id)
             bucket[mkey] = bucket.get(mkey, 0) + 1
+            logs = self._log_minutes.setdefault(minute, {})
+            record = served.log_record()
+            logs[record] = logs.get(record, 0) + 1
 
     def record_tokens(self, ts: float, namespace: str, dimensions: tuple[tuple[str, str], ...],
                       prompt: int, completion: int) -> None:
@@ -130,6 +171,14 @@ class MetricStore:
                 for (status, api), count in bucket.items()
             ]
         return iter(rows)
+
+    def log_minutes(self, start: float | None = None, end: float | None = None) -> list[tuple[int, LogRecord, int]]:
+        """``(minute, record, count)`` of the gateway log for minutes in ``[start, end)`` (None: open)."""
+        lo = float("-inf") if start is None else start
+        hi = float("inf") if end is None else end
+        with self._lock:
+            return [(m, record, n) for m, bucket in self._log_minutes.items() if lo <= m < hi
+                    for record, n in bucket.items()]
 
     def token_minutes(self, namespace: str, metric: str, start: float, end: float) -> Iterator[tuple[int, tuple, tuple[int, float, float, float]]]:
         """``(minute, dimensions, (count, total, min, max))`` of one token metric in ``[start, end)``."""
