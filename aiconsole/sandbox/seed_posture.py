@@ -13,6 +13,10 @@ legacy-compl.  required; query accepted         validate-jwt without audiences  
 playground     not required                     none                              Authorization from a secret value
 ============== ================================ ================================= ===============================
 
+One operation is misconfigured on its own: ``hr-assistant``'s ``list-models`` has a policy (a
+response cache) whose inbound section lacks ``<base />``, so it skips the API's JWT check and
+managed identity — with no key either, anyone can call it.
+
 All four are OpenAI-compatible (``kind="openai"``) so the gateway serves them; ``chat-pool``
 sends its traffic to the ``aoai-pool`` backend of ``seed_backends``.
 """
@@ -99,6 +103,25 @@ POLICIES = {
 """ + _FOOT,
 }
 
+# Operation policies: (API, operation) → document. Caching the model list, and forgetting <base />.
+OPERATION_POLICIES = {
+    ("hr-assistant", "list-models"): """<policies>
+    <inbound>
+        <cache-lookup vary-by-developer="false" vary-by-developer-groups="false" downstream-caching-type="none" />
+    </inbound>
+    <backend>
+        <base />
+    </backend>
+    <outbound>
+        <cache-store duration="3600" />
+        <base />
+    </outbound>
+    <on-error>
+        <base />
+    </on-error>
+</policies>""",
+}
+
 APIS = (
     # id, display name, path, subscription required, header, description
     ("chat-pool", "Chat (pooled deployments)", "chat", True, "api-key",
@@ -123,6 +146,9 @@ def add_posture_apis(state: SandboxState) -> None:
                                             url_template=template, version=v())
         state.apis[aid] = api
         state.policies[f"api:{aid}"] = PolicyDoc(scope=f"api:{aid}", xml=POLICIES[aid], version=v())
+    for (aid, oid), xml in OPERATION_POLICIES.items():
+        scope = f"operation:{aid}/{oid}"
+        state.policies[scope] = PolicyDoc(scope=scope, xml=xml, version=v())
     # A plain (non-secret) named value holding a key: the finding ``:auth`` must flag.
     state.named_values["legacy-aoai-key"] = NamedValueEntity(
         nid="legacy-aoai-key", display_name="legacy-aoai-key", value="0f1e2d3c4b5a69788796a5b4c3d2e1f0",

@@ -13,6 +13,11 @@ words, because the on-call question is "is this API guarded, and where is the we
    which resource), or with an ``api-key``/``Authorization`` header taken from a named value —
    a *plain* named value (neither secret nor Key Vault) holds a key in clear: a failure.
 
+Operations are assessed too. An operation with its own policy runs the API's chain only where
+its inbound section says ``<base />``; without it the operation *replaces* the API's guards —
+the classic way one endpoint ends up without the JWT check the rest of the API has. Each layer
+takes the worst of the API and its operations, and names the operations that differ.
+
 Values of named values are never read: only how each is stored.
 """
 
@@ -121,6 +126,13 @@ def chain(global_doc: _Doc | None, api_doc: _Doc | None) -> list[_Doc]:
     if not api_doc.has_base or global_doc is None:
         return [api_doc]
     return [global_doc, api_doc]
+
+
+def operation_chain(api_chain: list[_Doc], op_doc: _Doc | None) -> list[_Doc]:
+    """What runs for one operation: its own policy, after the API's chain only through ``<base />``."""
+    if op_doc is None:
+        return api_chain
+    return [*api_chain, op_doc] if op_doc.has_base else [op_doc]
 
 
 def jwt_rules(d: _Doc) -> list[dict[str, Any]]:
@@ -282,6 +294,67 @@ def assess_backend(docs: list[_Doc], named: dict[str, NamedValueInfo], backends:
     return Layer("backend", verdict, " ".join(text for _, text in ordered), facts)
 
 
+def assess_layers(api: Api, run: list[_Doc], via: dict[str, list[dict[str, Any]]], open_products: list[str],
+                  named: dict[str, NamedValueInfo], backends: dict[str, BackendInfo]) -> list[Layer]:
+    """The three layers for one chain of documents (the API's, or one operation's)."""
+    jwt = assess_jwt(api, [r for d in run for r in jwt_rules(d)], via)
+    sub = assess_subscription(api, open_products, run, jwt.verdict == "ok")
+    return [sub, jwt, assess_backend(run, named, backends)]
+
+
+def _skipped(api_layer: Layer, op_layer: Layer, op_doc: _Doc) -> str | None:
+    """What an operation loses against the API, in words (None: nothing)."""
+    if op_doc.has_base:
+        return None
+    if api_layer.name == "jwt" and api_layer.facts["validations"] and not op_layer.facts["validations"]:
+        policies = sorted({v["policy"] for v in api_layer.facts["validations"]})
+        return f"skips the API's {', '.join(policies)}"
+    if api_layer.name == "backend" and api_layer.facts["managed_identity"] and not op_layer.facts["managed_identity"]:
+        return "skips the API's managed identity"
+    if api_layer.name == "subscription" and api_layer.facts.get("query_accepted") is False \
+            and op_layer.facts.get("query_accepted"):
+        return "accepts the key in the query string again"
+    return None
+
+
+def merge_operations(api: Api, api_layers: list[Layer], ops: list[tuple[str, _Doc, list[Layer]]]) -> list[Layer]:
+    """Each API layer, made as bad as its worst operation, with those operations named.
+
+    An operation that drops a guard the API has (no ``<base />``) is at least a warning, and a
+    failure when nothing else identifies the caller (no JWT and no subscription key). The
+    subscription layer changes only when an operation accepts the key in the query string
+    again; that a key is required or not is the API's setting, which no operation overrides.
+    """
+    out = []
+    for i, layer in enumerate(api_layers):
+        worse: list[dict[str, Any]] = []
+        for oid, op_doc, op_layers in ops:
+            op = op_layers[i]
+            lost = _skipped(layer, op, op_doc)
+            if layer.name == "subscription" and not lost:
+                continue  # whether a key is required is the API's setting; the JWT layer says what else changed
+            verdict = op.verdict
+            if lost and _RANK[verdict] < _RANK["warn"]:
+                verdict = "fail" if layer.name == "jwt" and not api.subscription_required else "warn"
+            if _RANK[verdict] <= _RANK[layer.verdict] and not lost:
+                continue
+            why = "has its own policy" + ("" if op_doc.has_base else " without <base />") + (f" and {lost}" if lost else "")
+            worse.append({"operation": oid, "verdict": verdict, "finding": f"Operation '{sanitize(oid)}' {why}: "
+                          + op.finding})
+        if not worse:
+            out.append(layer)
+            continue
+        verdict = worst([layer.verdict] + [w["verdict"] for w in worse])
+        # Worst first, so a cut-off table cell still shows the problem, not the API's good part.
+        ranked = sorted(worse, key=lambda w: -_RANK[w["verdict"]])
+        ahead = [w["finding"] for w in ranked if _RANK[w["verdict"]] > _RANK[layer.verdict]]
+        behind = [w["finding"] for w in ranked if _RANK[w["verdict"]] <= _RANK[layer.verdict]]
+        rest = f"Rest of the API: {layer.finding}" if ahead else layer.finding
+        finding = " ".join([*ahead, rest, *behind])
+        out.append(Layer(layer.name, verdict, finding, {**layer.facts, "operations": worse}))
+    return out
+
+
 # --------------------------------------------------------------------------- the service
 
 class PostureService:
@@ -296,10 +369,13 @@ class PostureService:
             f_apis, f_products = pool.submit(b.list_apis), pool.submit(b.list_products)
             f_named, f_backends = pool.submit(b.list_named_values), pool.submit(b.list_backends)
             apis, products = f_apis.result(), f_products.result()
+            f_ops = {a.name: pool.submit(b.list_operations, a.name) for a in apis}
             product_apis = dict(zip([p.name for p in products],
                                     pool.map(lambda p: [a.name for a in b.list_product_apis(p.name)], products)))
+            operations = {name: [o.name for o in f.result()] for name, f in f_ops.items()}
             scopes = [PolicyScope(kind="global")] + [PolicyScope(kind="product", product=p.name) for p in products] \
-                + [PolicyScope(kind="api", api=a.name) for a in apis]
+                + [PolicyScope(kind="api", api=a.name) for a in apis] \
+                + [PolicyScope(kind="operation", api=a.name, operation=o) for a in apis for o in operations[a.name]]
             docs = dict(zip([s.label for s in scopes], pool.map(lambda s: _load(b.get_policy(s, fmt="xml")), scopes)))
             named = {nv.name: nv for nv in f_named.result()}
             backends = {x.name.lower(): x for x in f_backends.result()}
@@ -307,12 +383,13 @@ class PostureService:
         for api in apis:
             in_products = [p for p in products if api.name in product_apis.get(p.name, [])]
             run = chain(docs.get("global"), docs.get(f"api:{api.name}"))
-            always = [r for d in run for r in jwt_rules(d)]
             via = {p.name: jwt_rules(d) for p in in_products if (d := docs.get(f"product:{p.name}")) and jwt_rules(d)}
-            jwt = assess_jwt(api, always, via)
             open_products = [p.name for p in in_products if p.subscription_required is False]
-            sub = assess_subscription(api, open_products, run, jwt.verdict == "ok")
-            backend = assess_backend(run, named, backends)
+            layers = assess_layers(api, run, via, open_products, named, backends)
+            own = [(oid, d) for oid in operations[api.name]
+                   if (d := docs.get(PolicyScope(kind="operation", api=api.name, operation=oid).label))]
+            op_layers = [(oid, d, assess_layers(api, operation_chain(run, d), via, open_products, named, backends))
+                         for oid, d in own]
             out.append(ApiPosture(api.name, sanitize(api.display_name or api.name), sanitize(api.path or ""),
-                                  [sub, jwt, backend]))
+                                  merge_operations(api, layers, op_layers)))
         return out

@@ -42,7 +42,12 @@ def test_every_layer_present(posture):
 def test_absent_and_misconfigured_layers(posture):
     rows, _ = posture
     assert verdicts(rows["playground"]) == ("fail", "fail", "warn")
-    assert verdicts(rows["hr-assistant"]) == ("none", "ok", "ok")
+    hr = rows["hr-assistant"]  # JWT and managed identity on the API; one operation drops both
+    assert verdicts(hr) == ("none", "fail", "warn") and hr["verdict"] == "fail"
+    assert [o["operation"] for o in hr["jwt"]["operations"]] == ["list-models"]
+    assert "skips the API's validate-jwt" in hr["jwt"]["finding"]
+    assert hr["jwt"]["finding"].startswith("Operation 'list-models'")  # the problem first, then the rest
+    assert "Rest of the API: validate-jwt demands audience api://hr-assistant" in hr["jwt"]["finding"]
     legacy = rows["legacy-completions"]
     assert verdicts(legacy) == ("warn", "warn", "fail") and legacy["verdict"] == "fail"
     assert "plain text" in legacy["backend"]["finding"] and "legacy-aoai-key" in legacy["backend"]["finding"]

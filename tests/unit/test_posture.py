@@ -9,9 +9,12 @@ from aiconsole.services.posture import (
     _load,
     assess_backend,
     assess_jwt,
+    assess_layers,
     assess_subscription,
     chain,
     jwt_rules,
+    merge_operations,
+    operation_chain,
 )
 
 
@@ -84,3 +87,48 @@ def test_overall_verdict_ignores_absent_layers():
     p = ApiPosture("a", "A", "a", [Layer("subscription", "none", ""), Layer("jwt", "ok", ""), Layer("backend", "ok", "")])
     assert p.verdict == "ok"
     assert p.to_json()["jwt"]["verdict"] == "ok"
+
+
+MI = '<authentication-managed-identity resource="https://cognitiveservices.azure.com" />'
+REFUSE_QUERY = ('<choose><when condition="@(context.Request.Url.Query.ContainsKey(&quot;subscription-key&quot;))">'
+                '<return-response><set-status code="400" /></return-response></when></choose>')
+
+
+def with_operations(api, api_inbound, ops):
+    """The merged layers of an API whose policy is ``api_inbound`` and whose operations have ``ops``."""
+    run = [doc(api_inbound)]
+    layers = assess_layers(api, run, {}, [], NAMED, {})
+    op_layers = []
+    for oid, (inbound, base) in ops.items():
+        d = doc(inbound, f"operation:a/{oid}", base=base)
+        op_layers.append((oid, d, assess_layers(api, operation_chain(run, d), {}, [], NAMED, {})))
+    return {layer.name: layer for layer in merge_operations(api, layers, op_layers)}
+
+
+def test_an_operation_without_base_skips_the_apis_guards():
+    layers = with_operations(OPEN, JWT_OK + MI, {"list-models": ("<cache-lookup />", False)})
+    assert layers["jwt"].verdict == "fail"  # no key and, for this operation, no token either
+    assert "Operation 'list-models'" in layers["jwt"].finding and "skips the API's validate-azure-ad-token" in layers["jwt"].finding
+    assert layers["jwt"].facts["operations"][0]["operation"] == "list-models"
+    assert layers["backend"].verdict == "warn" and "skips the API's managed identity" in layers["backend"].finding
+    assert layers["subscription"].verdict == "none"  # a key is the API's setting: unchanged
+    keyed = with_operations(API, REFUSE_QUERY + JWT_OK + MI, {"list-models": ("<cache-lookup />", False)})
+    assert keyed["jwt"].verdict == "warn"  # the key still identifies the caller
+    assert keyed["subscription"].verdict == "warn" and "query string again" in keyed["subscription"].finding
+
+
+def test_operations_that_keep_base_or_add_guards_change_nothing():
+    layers = with_operations(API, REFUSE_QUERY + JWT_OK + MI, {"chat": ("<set-header name=\"x-trace\"><value>1</value></set-header>", True)})
+    assert [layers[n].verdict for n in ("subscription", "jwt", "backend")] == ["ok", "ok", "ok"]
+    assert all("operations" not in layer.facts for layer in layers.values())
+    stricter = with_operations(API, "", {"admin": (JWT_OK, True)})  # one operation adds a JWT check
+    assert stricter["jwt"].verdict == "none" and "operations" not in stricter["jwt"].facts
+
+
+def test_operation_chain_honours_base():
+    api_doc = doc(JWT_OK)
+    assert operation_chain([api_doc], None) == [api_doc]
+    keep = doc("", "operation:a/o")
+    assert [d.scope for d in operation_chain([api_doc], keep)] == ["api:a", "operation:a/o"]
+    drop = doc("", "operation:a/o", base=False)
+    assert [d.scope for d in operation_chain([api_doc], drop)] == ["operation:a/o"]
