@@ -1,9 +1,13 @@
 """Simulated consumers: seeded callers of the sandbox gateway so the live views have something to show.
 
 Each consumer is one subscription with a size (prompt and completion tokens), a rhythm (steady,
-bursty or a slow wave) and a share of the total rate (``--rps``). Two are special, chosen by
+bursty or a slow wave) and a share of the total rate (``--rps``). Some are special, chosen by
 the seed: the *noisy* ones send far more than their product's per-minute budget, so they are
-throttled every minute; the *quota* one spends its hourly quota within minutes of each hour.
+throttled every minute; the *quota* one spends its hourly quota within minutes of each hour;
+the *pool* one calls the pooled chat API steadily with more tokens than the provisioned (PTU)
+deployment serves in a minute, so that deployment answers 429, its circuit breaker trips, the
+pool fails over to pay-as-you-go, and the breaker closes again when the minute is over.
+Each call presents the key in the header the API names, as a deployed client would.
 They call the gateway over loopback HTTP with ``httpx.AsyncClient`` on the sandbox's own loop,
 with at most a few requests in flight, so the load stays small next to the console.
 
@@ -28,6 +32,8 @@ from aiconsole.sandbox.state import SandboxState
 log = logging.getLogger("aiconsole.sandbox.traffic")
 
 DEFAULT_RPS = 4.0
+POOL_API = "chat-pool"  # the API behind the priority pool with circuit breakers (seed_backends)
+POOL_CALLER = "platform-all-apis"  # a subscription that may call every API
 MAX_IN_FLIGHT = 8
 AOAI_API_VERSION = "2024-10-21"
 _FILLER = "Summarise the quarterly report for the operations team and list the three biggest risks. "
@@ -52,7 +58,8 @@ class Consumer:
     max_tokens: int
     rhythm: str = "steady"  # steady | bursty | wave
     slot: str = "primary"
-    role: str = "regular"  # regular | noisy | quota | added
+    role: str = "regular"  # regular | noisy | quota | pool | added
+    api_id: str | None = None  # the one API it calls; None: every API its subscription may call
     enabled: bool = True
     stats: ConsumerStats = field(default_factory=ConsumerStats)
     key: str | None = field(default=None, repr=False)
@@ -62,7 +69,7 @@ class Consumer:
         return {
             "sid": self.sid, "slot": self.slot, "role": self.role, "rhythm": self.rhythm, "enabled": self.enabled,
             "share": round(self.share, 4), "prompt_chars": self.prompt_chars, "max_tokens": self.max_tokens,
-            "stats": self.stats.__dict__.copy(),
+            "api": self.api_id, "stats": self.stats.__dict__.copy(),
         }
 
 
@@ -74,6 +81,11 @@ def seeded_consumers(state: SandboxState, seed: int) -> list[Consumer]:
         consumers.append(Consumer(sid, 0.2 if i == 0 else 0.1, 600, 100, "steady" if i == 0 else "bursty", role="noisy"))
     for sid in state.quota_subscription_ids[:1]:
         consumers.append(Consumer(sid, 0.1, 300, 50, "steady", role="quota"))
+    pooled = state.apis.get(POOL_API)
+    caller = state.find_subscription(POOL_CALLER)
+    if pooled is not None and caller is not None and caller.state == "active":
+        # ~300 tokens a call, 12 calls a minute at the default rate: the PTU deployment (400/min) overflows.
+        consumers.append(Consumer(caller.sid, 0.05, 400, 200, "steady", role="pool", api_id=POOL_API))
     special = {c.sid for c in consumers}
     with state.lock:
         regulars = [
@@ -224,6 +236,8 @@ class TrafficGenerator:
                 api_ids = [sub.scope_id or ""]
             else:
                 api_ids = list(self.state.apis)
+            if consumer.api_id is not None:
+                api_ids = [a for a in api_ids if a == consumer.api_id]
             apis = [self.state.apis[a] for a in api_ids if a in self.state.apis]
         if not apis:
             return None
@@ -237,9 +251,10 @@ class TrafficGenerator:
         }
         if api.kind == "azure-openai":
             deployment = next((d for d in api.deployments if "embedding" not in d), api.deployments[0] if api.deployments else "gpt-4o")
-            return f"/{api.path}/deployments/{deployment}/chat/completions", body, "api-key", {"api-version": AOAI_API_VERSION}
+            return (f"/{api.path}/deployments/{deployment}/chat/completions", body, api.header_name or "api-key",
+                    {"api-version": AOAI_API_VERSION})
         body["model"] = api.models[0] if api.models else "sandbox"
-        return f"/{api.path}/chat/completions", body, "Ocp-Apim-Subscription-Key", {}
+        return f"/{api.path}/chat/completions", body, api.header_name or "Ocp-Apim-Subscription-Key", {}
 
     async def _call(self, consumer: Consumer) -> None:
         target = self._target(consumer)

@@ -123,3 +123,38 @@ def test_arm_backend_operations_with_the_sdk(sandbox):
     client.backend.delete(rg, svc, "x-single", if_match="*")
     names = {b.name for b in client.backend.list_by_service(rg, svc)}
     assert "x-pool" not in names and "aoai-pool" in names
+
+
+def test_demo_traffic_trips_the_breaker_fails_over_and_it_recovers():
+    """The simulated consumers alone (no request of ours) saturate the PTU deployment: its breaker
+    trips and the pool fails over; when the sandbox clock passes the trip, it closes, serves again
+    and trips again. ``backends list`` shows each step. Waits are bounded polls, not sleeps."""
+    import time
+
+    info, stop = start_sandbox(subscriptions=12, seed=7, traffic=True, rps=40)
+    try:
+        def ptu() -> dict:
+            return backends(info)["aoai-westeurope-ptu"]
+
+        def poll(predicate, what, timeout=30.0):
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                row = ptu()
+                if predicate(row):
+                    return row
+                time.sleep(0.2)
+            raise AssertionError(f"timed out waiting for {what}: {ptu()}")
+
+        tripped = poll(lambda r: r["state"] == "tripped", "the breaker to trip")
+        assert tripped["health"]["429"] >= 1 and tripped["health"]["trips"] >= 1
+        paygo_before = backends(info)["aoai-swedencentral-paygo"]["health"]["responses"].get("200", 0)
+        poll(lambda r: r["state"] == "tripped" and backends(info)["aoai-swedencentral-paygo"]["health"]["responses"]
+             .get("200", 0) > paygo_before, "the pool to fail over to pay-as-you-go")
+        served = tripped["health"]["responses"].get("200", 0)
+        trips = tripped["health"]["trips"]
+        clock(info, advance_seconds=61)  # past Retry-After: the breaker closes, a new capacity minute starts
+        again = poll(lambda r: r["health"]["trips"] > trips and r["health"]["responses"].get("200", 0) > served,
+                     "the breaker to close, serve and trip again")
+        assert again["state"] == "tripped"
+    finally:
+        stop()
