@@ -50,7 +50,8 @@ class ServedRequest:
         )
 
 
-# The LastErrorReason APIM logs for each kind of limit refusal.
+# The LastErrorReason recorded per kind of limit refusal (APIM's own names for rate limits and
+# quotas; the token limits' follow the same pattern, and triage classifies by the policy anyway).
 _LIMIT_REASONS = {"token-rate": "TokenLimitExceeded", "token-quota": "TokenQuotaExceeded",
                   "rate-limit": "RateLimitExceeded", "quota": "QuotaExceeded"}
 
