@@ -95,7 +95,10 @@ def test_bulk_rotation_under_429s_killed_and_resumed_does_each_item_once(capsys,
         faults(sandbox, arm_throttle_rate=0.0)
     assert code == 0, err
     assert len(results) == N and {r["result"] for r in results} == {"ok"}
-    assert 14 <= sum(r["resumed"] for r in results) <= 15 + 8  # finished before the kill, not repeated
+    # Results logged before the kill are taken as they are ("resumed"). The kill comes after the 15th
+    # item is applied; up to 8 workers may have applied theirs without logging the result yet, and
+    # those are settled from their "start" record against the server, not regenerated again (below).
+    assert 15 - 8 <= sum(r["resumed"] for r in results) <= 15 + 8
     end = all_fps(sandbox)
     regenerated_before_kill = 0
     for sid, fp in end.items():
