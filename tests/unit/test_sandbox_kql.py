@@ -96,3 +96,41 @@ def test_what_it_cannot_answer_is_refused_in_words(query, kind, words):
     with pytest.raises(KqlError) as err:
         answer(query, [(row(), 1)])
     assert err.value.kind == kind and words in str(err.value)
+
+
+PIECES = ["Logs", "|", "where", "summarize", "order", "sort", "by", "take", "top", "project", "count", "count()",
+          "sum(", "min(", "dcount(", "countif(", "bin(", "isempty(", "not(", "(", ")", ",", "=", "==", "!=", ">",
+          "<=", "=~", "in", "!in", "has", "and", "or", "asc", "desc", "Sub", "Code", "Backend", "TimeGenerated",
+          "Source", "n", "'a'", '"x"', "5", "1.5", "5m", "ago(1h)", "datetime(2026-11-24T00:00:00Z)", "true", "^"]
+
+
+COLS = ["Sub", "Code", "Backend", "TimeGenerated", "Source"]
+LITERALS = ["'a'", "5", "1.5", "5m", "ago(1h)", "datetime(2026-11-24T00:00:00Z)", "true"]
+clause = st.one_of(
+    st.builds("| where {} {} {}".format, st.sampled_from(COLS),
+              st.sampled_from(["==", "!=", ">", "<=", "=~", "has", "contains", "startswith"]), st.sampled_from(LITERALS)),
+    st.builds("| where {} in ({}, {})".format, st.sampled_from(COLS), st.sampled_from(LITERALS), st.sampled_from(LITERALS)),
+    st.builds("| summarize x = {}({}) by {}".format, st.sampled_from(["sum", "min", "max", "dcount"]),
+              st.sampled_from(COLS), st.sampled_from(COLS)),
+    st.builds("| order by {} {}".format, st.sampled_from(COLS + ["x"]), st.sampled_from(["asc", "desc", ""])),
+    st.builds(" ".join, st.lists(st.sampled_from(PIECES), max_size=6)),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(clause, max_size=4))
+def test_any_query_is_answered_or_refused_in_words(clauses):
+    """Whatever is sent, the answer is rows or a KqlError (a 400), never a crash (a 500)."""
+    try:
+        answer(" ".join(["Logs", *clauses]), [(row("a", 429, None, "x"), 2), (row("b", 200), 1)])
+    except KqlError as exc:
+        assert str(exc)
+
+
+@pytest.mark.parametrize("query", ["Logs | where Sub > 5", "Logs | where TimeGenerated > 5",
+                                   "Logs | where Code > ago(1h)", "Logs | summarize sum(Sub)",
+                                   "Logs | where Code has 'x'", "Logs | where Sub in (1, 2)"])
+def test_mismatched_types_are_a_semantic_error(query):
+    with pytest.raises(KqlError) as err:
+        answer(query, [(row(), 1)])
+    assert err.value.kind == "SemanticError"

@@ -85,6 +85,27 @@ def parse_timespan(text: str) -> timedelta:
     return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
 
 
+# --------------------------------------------------------------------------- types
+
+NUMERIC = ("int", "long", "real")
+
+
+def type_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float):
+        return "long" if isinstance(value, int) else "real"
+    if isinstance(value, datetime):
+        return "datetime"
+    if isinstance(value, timedelta):
+        return "timespan"
+    return "string"
+
+
+def comparable(column_type: str, value_type: str) -> bool:
+    return column_type == value_type or (column_type in NUMERIC and value_type in NUMERIC)
+
+
 # --------------------------------------------------------------------------- expressions
 
 Expr = Callable[[Row], Any]
@@ -145,6 +166,17 @@ class Parser:
         if name not in self.columns:
             raise KqlError(f"Failed to resolve scalar expression named '{name}'", "SemanticError")
         return name
+
+    def check(self, col: str, value: Any, op: str) -> None:
+        """KQL compares like with like: a string column with a string, a number with a number…"""
+        col_type, value_type = self.columns[col], type_of(value)
+        if op in ("has", "contains", "startswith", "=~", "!~"):
+            ok = col_type == "string" and value_type == "string"
+        else:
+            ok = comparable(col_type, value_type)
+        if not ok:
+            raise KqlError(f"Cannot compare values of types {col_type} and {value_type} ('{col}' {op}).",
+                           "SemanticError")
 
     # -- literals --------------------------------------------------------------------------
     def literal(self) -> Any:
@@ -215,12 +247,15 @@ class Parser:
             while self.accept(","):
                 values.append(self.literal())
             self.expect(")")
+            for value in values:
+                self.check(col, value, "in")
             allowed = set(values)
             return (lambda r: r.get(col) not in allowed) if negate else (lambda r: r.get(col) in allowed)
         op = self.take()
         if op.text.lower() not in ("==", "!=", "=~", "!~", "<", "<=", ">", ">=", "has", "contains", "startswith"):
             raise KqlError(f"Expected a comparison after '{col}' at position {op.pos}, found '{op.text or 'end of query'}'.")
         value = self.literal()
+        self.check(col, value, op.text.lower())
         compare = _cmp(op.text.lower())
         return lambda r: compare(r.get(col), value)
 
@@ -262,6 +297,7 @@ class _Agg:
     fn: str
     column: str | None
     where: Expr | None = None
+    column_type: str = "long"
 
     def compute(self, rows: Weighted) -> Any:
         if self.fn == "count":
@@ -279,7 +315,11 @@ class _Agg:
 
     @property
     def type(self) -> str:
-        return "long" if self.fn in ("count", "countif", "dcount") else "real"
+        if self.fn in ("count", "countif", "dcount"):
+            return "long"
+        if self.fn == "sum":
+            return "real" if self.column_type == "real" else "long"
+        return self.column_type  # min / max
 
 
 def _summarize(p: Parser, rows: Weighted) -> Weighted:
@@ -298,9 +338,13 @@ def _summarize(p: Parser, rows: Weighted) -> Weighted:
             where = p.predicate()
         elif fn != "count":
             col = p.column()
+            if fn == "sum" and p.columns[col] not in NUMERIC:
+                raise KqlError(f"sum() needs a numeric column; '{col}' is {p.columns[col]}.", "SemanticError")
+            if fn in ("min", "max") and p.columns[col] == "bool":
+                raise KqlError(f"{fn}() cannot order the bool column '{col}'.", "SemanticError")
         p.expect(")")
         default = {"count": "count_", "countif": "countif_"}.get(fn, f"{fn}_{col}")
-        aggs.append(_Agg(name or default, fn, col, where))
+        aggs.append(_Agg(name or default, fn, col, where, p.columns[col] if col else "long"))
         if not p.accept(","):
             break
     keys: list[tuple[str, Callable[[Row], Any], str]] = []
