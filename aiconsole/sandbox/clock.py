@@ -8,9 +8,10 @@ can be frozen at a fixed instant.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 
 def parse_instant(text: str) -> datetime:
@@ -22,6 +23,20 @@ def parse_instant(text: str) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+_ISO_DURATION = re.compile(r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
+                           r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$", re.IGNORECASE)
+
+
+def parse_iso_duration(text: str | None) -> timedelta | None:
+    """An ISO 8601 duration (``PT1M``, ``PT30S``, ``P1D``, ``PT3600.0S``), or None when it is not one."""
+    m = _ISO_DURATION.match((text or "").strip())
+    if m is None or not any(m.groupdict().values()):
+        return None
+    parts = {k: float(v) for k, v in m.groupdict().items() if v}
+    return timedelta(days=parts.get("d", 0), hours=parts.get("h", 0), minutes=parts.get("m", 0),
+                     seconds=parts.get("s", 0))
 
 
 class Clock:

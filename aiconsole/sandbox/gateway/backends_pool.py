@@ -24,19 +24,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiconsole.sandbox.clock import parse_iso_duration
 from aiconsole.sandbox.state import SandboxState
 
 _SET_BACKEND = re.compile(r"<set-backend-service\b[^>]*\bbackend-id\s*=\s*[\"']([^\"']+)[\"']", re.IGNORECASE)
-_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$", re.IGNORECASE)
 
 
 def duration_seconds(text: str | None, default: float = 60.0) -> float:
     """ISO 8601 duration (``PT1M``, ``PT30S``, ``P1D``) in seconds; ``default`` when unreadable."""
-    m = _DURATION.match((text or "").strip())
-    if not m or not any(m.groups()):
-        return default
-    d, h, mi, s = m.groups()
-    return int(d or 0) * 86400 + int(h or 0) * 3600 + int(mi or 0) * 60 + float(s or 0)
+    span = parse_iso_duration(text)
+    return default if span is None else span.total_seconds()
 
 
 @dataclass
@@ -46,6 +43,7 @@ class Lease:
     backend_id: str
     pool_id: str | None = None
     refusal: tuple[int, dict[str, Any], dict[str, str]] | None = None
+    refused_by_backend: bool = False  # the deployment itself said no (not the gateway's open breaker)
 
 
 @dataclass
@@ -136,7 +134,7 @@ class BackendPools:
                     f"deployment. Please retry after {retry} seconds.")}}
                 refusal = (429, body, {"Retry-After": str(retry)})
                 self._count(member.bid, pool_id, 429, now, retry_after=retry)
-                return Lease(member.bid, pool_id, refusal)
+                return Lease(member.bid, pool_id, refusal, refused_by_backend=True)
             h.window_tokens += tokens
         return Lease(member.bid, pool_id)
 

@@ -140,10 +140,10 @@ class GatewayPipeline:
         lease = self.pools.acquire([d.text for d in docs], prompt + synthetic.completion_tokens(chat, prompt)) if chat else None
         if lease is not None and lease.refusal is not None:
             outcome = Outcome(lease.refusal[0], lease.refusal[1], dict(lease.refusal[2]))
-            if outcome.status == 503:  # the breaker is open: the gateway answered, no backend was asked
-                served = replace(served, error_source="forward-request", error_reason="BackendUnavailable")
-            else:  # the model deployment itself refused (over its capacity)
+            if lease.refused_by_backend:  # the model deployment itself refused (over its capacity)
                 served = replace(served, backend_status=outcome.status)
+            else:  # the breaker is open: the gateway answered, no backend was asked
+                served = replace(served, error_source="forward-request", error_reason="BackendUnavailable")
         else:
             outcome = await self._backend(req, route, chat, bad, prompt)
             served = replace(served, backend_status=outcome.status)

@@ -11,14 +11,14 @@ with the inner syntax/semantic error for a query the interpreter does not take. 
 from __future__ import annotations
 
 import logging
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aiconsole.sandbox.clock import parse_instant, parse_iso_duration
 from aiconsole.sandbox.logs.kql import KqlError, run
 from aiconsole.sandbox.logs.table import COLUMNS, TABLE, gateway_log
 from aiconsole.sandbox.metrics.store import MetricStore
@@ -27,8 +27,6 @@ from aiconsole.sandbox.state import SandboxState
 log = logging.getLogger("aiconsole.sandbox.logs")
 
 MAX_ROWS = 30_000
-_DURATION = re.compile(r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?"
-                       r"(?:(?P<s>\d+(?:\.\d+)?)S)?)?$")
 
 
 def _error(status: int, code: str, message: str, inner: str | None = None) -> JSONResponse:
@@ -38,20 +36,11 @@ def _error(status: int, code: str, message: str, inner: str | None = None) -> JS
     return JSONResponse(body, status_code=status)
 
 
-def _duration(text: str) -> timedelta | None:
-    m = _DURATION.match(text)
-    if m is None or not any(m.groupdict().values()):
-        return None
-    parts = {k: float(v) for k, v in m.groupdict().items() if v}
-    return timedelta(days=parts.get("d", 0), hours=parts.get("h", 0), minutes=parts.get("m", 0), seconds=parts.get("s", 0))
-
-
 def _instant(text: str) -> datetime | None:
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return parse_instant(text)
     except ValueError:
         return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def parse_timespan(text: str | None, now: datetime) -> tuple[datetime | None, datetime | None]:
@@ -60,7 +49,7 @@ def parse_timespan(text: str | None, now: datetime) -> tuple[datetime | None, da
         return None, None
     first, sep, second = text.partition("/")
     if not sep:
-        span = _duration(first)
+        span = parse_iso_duration(first)
         if span is None:
             raise KqlError(f"'{text}' is not a timespan.")
         return now - span, now
@@ -69,7 +58,7 @@ def parse_timespan(text: str | None, now: datetime) -> tuple[datetime | None, da
         raise KqlError(f"'{first}' is not an instant.")
     end = _instant(second)
     if end is None:
-        span = _duration(second)
+        span = parse_iso_duration(second)
         if span is None:
             raise KqlError(f"'{second}' is neither an instant nor a duration.")
         end = start + span

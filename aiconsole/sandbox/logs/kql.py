@@ -434,7 +434,7 @@ def run(text: str, tables: dict[str, tuple[dict[str, str], Callable[[], Weighted
     first = tokens[0]
     if first.kind != "name":
         raise KqlError("A query starts with a table name.")
-    table = next((t for name, t in tables.items() if name == first.text), None)
+    table = tables.get(first.text)
     if table is None:
         raise KqlError(f"Failed to resolve table or column expression named '{first.text}'", "SemanticError")
     columns, load = table

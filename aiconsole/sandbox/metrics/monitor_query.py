@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aiconsole.sandbox.clock import parse_instant
+from aiconsole.sandbox.clock import parse_instant, parse_iso_duration
 
 AGGREGATIONS = ("total", "count", "average", "minimum", "maximum")
-_INTERVAL = re.compile(r"^P(?:(?P<d>\d+)D)?(?:T(?:(?P<h>\d+)H)?(?:(?P<m>\d+)M)?(?:(?P<s>\d+)S)?)?$", re.IGNORECASE)
 _CLAUSE = re.compile(r"^\s*(?P<name>.+?)\s+eq\s+'(?P<value>(?:[^']|'')*)'\s*$", re.IGNORECASE)
 
 
@@ -46,13 +45,13 @@ def parse_interval(text: str | None) -> tuple[int | None, str]:
         return 60, "PT1M"
     if text.upper() == "FULL":
         return None, "FULL"
-    m = _INTERVAL.match(text)
-    if not m or not any(m.groupdict().values()):
+    span = parse_iso_duration(text)
+    if span is None:
         raise QueryError(f"Invalid interval {text!r}: use an ISO 8601 duration such as PT1M, PT5M, PT1H or P1D.")
-    seconds = int(m["d"] or 0) * 86400 + int(m["h"] or 0) * 3600 + int(m["m"] or 0) * 60 + int(m["s"] or 0)
+    seconds = span.total_seconds()
     if seconds < 60 or seconds % 60:
         raise QueryError(f"Invalid interval {text!r}: the finest grain is PT1M, in whole minutes.")
-    return seconds, text.upper()
+    return int(seconds), text.upper()
 
 
 def parse_filter(text: str | None) -> dict[str, set[str] | None]:
