@@ -88,6 +88,13 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130
+    except BrokenPipeError:
+        # Output piped into `head`: not an error for the user.
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        except OSError:
+            pass
+        return EXIT_OK
     except Exception as exc:  # noqa: BLE001 - a bug must still not print a traceback (nor a key)
         import logging
 
@@ -97,13 +104,6 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
         sys.stderr.write(f"error: unexpected {type(exc).__name__}; nothing more is known.\n"
                          "  Run again with --debug and look at the debug log (aiconsole info shows where).\n")
         return EXIT_FAILED
-    except BrokenPipeError:
-        # Output piped into `head`: not an error for the user.
-        try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
-        except OSError:
-            pass
-        return EXIT_OK
 
 
 def _print_error(exc: AiconsoleError) -> None:

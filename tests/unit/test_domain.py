@@ -118,6 +118,22 @@ def test_a_bug_in_a_command_is_one_sentence_not_a_traceback(capsys):
     assert "0123456789abcdef" not in err
 
 
+def test_output_cut_short_by_a_closed_pipe_is_not_an_error(capsys, monkeypatch):
+    """``aiconsole subs list | head``: the reader leaving early is exit 0, with nothing on stderr."""
+    import argparse
+    import sys
+
+    from aiconsole.cli.context import run_command
+
+    def piped(ctx):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", sys.stdout)  # run_command points stdout at /dev/null: restored after
+    code = run_command(argparse.ArgumentParser(), argparse.Namespace(handler=piped, output="json"))
+    err = capsys.readouterr().err
+    assert code == 0 and err == ""
+
+
 def test_only_the_name_localhost_counts_as_loopback():
     assert is_loopback_url("http://localhost:1")
     assert not is_loopback_url("http://evil.localhost:1")
