@@ -80,15 +80,21 @@ def sandbox_connection(url: str, *, profile: str | None = None, read_only: bool 
         raise ServerError(f"The sandbox at {url} did not say its {exc.args[0]}.") from None
 
 
-def resolve_connection(*, sandbox: str | None = None, profile: str | None = None) -> Connection:
-    """Flags first (``--sandbox``, then ``--profile``), then the environment
-    (``AICONSOLE_SANDBOX``, then ``AICONSOLE_PROFILE``), then the config file's current profile."""
+def sandbox_url(sandbox: str | None, profile: str | None) -> str | None:
+    """The sandbox in effect: ``--sandbox``, else ``AICONSOLE_SANDBOX`` unless ``--profile`` names one."""
     import os
 
     if sandbox:
-        return sandbox_connection(sandbox)
-    if not profile and os.environ.get("AICONSOLE_SANDBOX"):
-        return sandbox_connection(os.environ["AICONSOLE_SANDBOX"])
+        return sandbox
+    return None if profile else (os.environ.get("AICONSOLE_SANDBOX") or None)
+
+
+def resolve_connection(*, sandbox: str | None = None, profile: str | None = None) -> Connection:
+    """Flags first (``--sandbox``, then ``--profile``), then the environment
+    (``AICONSOLE_SANDBOX``, then ``AICONSOLE_PROFILE``), then the config file's current profile."""
+    url = sandbox_url(sandbox, profile)
+    if url:
+        return sandbox_connection(url)
     try:
         from aiconsole.config.profiles import connection_for_profile
     except ImportError:  # profiles not available yet

@@ -30,12 +30,13 @@ def discover_services(*, sandbox: str | None = None, profile: str | None = None,
     ``credential`` and ``client_options`` (e.g. ``transport``) are for callers that already
     hold them; the CLI passes neither.
     """
-    from aiconsole.backends.connect import Connection, sandbox_connection
+    from aiconsole.backends.connect import Connection, sandbox_connection, sandbox_url
     from aiconsole.backends.credentials import build_credential, cli_device_code_prompt
     from aiconsole.backends.urls import check_url, is_loopback_url
     from aiconsole.domain.errors import UsageError
 
     conn: Connection | None = None
+    sandbox = sandbox_url(sandbox, profile)
     if sandbox:
         conn = sandbox_connection(sandbox)
     elif not (auth or tenant_id or management_url):

@@ -172,10 +172,13 @@ def test_production_needs_confirm_with_the_service_name(sandbox, target, capsys)
     assert run(capsys, "audit", "verify")[0] == 0
 
 
-def test_profile_discover_against_the_sandbox(sandbox):
-    out = cli("--sandbox", sandbox["management_url"], "profile", "discover", "-o", "json")
-    if out.returncode != 0 and "not found" in out.stderr:
-        pytest.skip("the sandbox does not serve GET /subscriptions/{id}/providers/Microsoft.ApiManagement/service yet")
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_profile_discover_against_the_sandbox(sandbox, monkeypatch, how):
+    if how == "flag":
+        out = cli("--sandbox", sandbox["management_url"], "profile", "discover", "-o", "json")
+    else:  # AICONSOLE_SANDBOX counts for discover as for every other command
+        monkeypatch.setenv("AICONSOLE_SANDBOX", sandbox["management_url"])
+        out = cli("profile", "discover", "-o", "json")
     assert out.returncode == 0, out.stderr
     rows = json.loads(out.stdout)
     assert any(r["name"] == sandbox["service_name"] and r["resource_group"] == sandbox["resource_group"] for r in rows)

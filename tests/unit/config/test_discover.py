@@ -1,5 +1,6 @@
-"""``profile discover`` with the real ARM client; only the HTTP round trip is replaced (the
-sandbox does not serve the subscription-wide service list yet)."""
+"""``profile discover`` with the real ARM client; only the HTTP round trip is replaced, because
+the sandbox holds one service (so no second page) and does not refuse a list with 403.
+``tests/e2e/test_guards.py`` runs discovery against the sandbox itself."""
 
 from __future__ import annotations
 
