@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,6 +20,7 @@ from typing import Any
 from aiconsole.domain.errors import NotFoundError, UsageError
 from aiconsole.domain.models import ScopeKind, Subscription
 from aiconsole.domain.text import sanitize
+from aiconsole.services.durations import parse_date
 
 BY_CHOICES = ("subscription", "product", "owner")
 LOOKUP_ONE_BY_ONE = 60  # fewer distinct subscriptions than this: read each; more: page the whole list
@@ -55,18 +57,25 @@ def prices_from_profile(extra: dict[str, Any] | None) -> dict[str, Price]:
 
 
 def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
-    """``2026-11-01`` (UTC midnight; the next midnight for ``--to``) or an ISO-8601 instant."""
+    """``2026-11-01`` (UTC midnight; the next midnight for ``--to``) or an ISO-8601 instant with a zone.
+
+    Parsed by ``durations.parse_date`` like every other date on the command line; a time without
+    a zone is refused here because a usage window read in the wrong zone is silently wrong.
+    """
     raw = text.strip()
-    try:
-        if len(raw) == 10:
-            day = datetime.strptime(raw, "%Y-%m-%d").replace(tzinfo=UTC)
-            return day + timedelta(days=1) if end_of_day else day
-        value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"'{text}' is not a date.", "Write 2026-11-01 or 2026-11-01T08:00:00Z.") from None
-    if value.tzinfo is None:
+    value = parse_date(raw)
+    if "T" in raw.upper() and not _ZONE.search(raw):
         raise UsageError(f"'{text}' has no time zone.", "Add Z for UTC.")
-    return value.astimezone(UTC)
+    if end_of_day and _DATE_ONLY.fullmatch(raw):
+        try:
+            return value + timedelta(days=1)
+        except OverflowError:
+            raise UsageError(f"'{text}' is too far in the future.", "Use a date before 9999-12-31.") from None
+    return value
+
+
+_ZONE = re.compile(r"(?:[Zz]|[+-]\d{2}:?\d{2})$")
+_DATE_ONLY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass
@@ -102,7 +111,6 @@ class UsageReport:
     rows: list[UsageRow]
     notes: list[str]
     refusals_known: bool
-    priced: bool
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -117,7 +125,7 @@ class UsageReport:
         }
 
     def to_json(self) -> dict[str, Any]:
-        return {"by": self.by, "from": _iso(self.start), "to": _iso(self.end), "totals": self.totals,
+        return {"by": self.by, "from": iso(self.start), "to": iso(self.end), "totals": self.totals,
                 "rows": [r.to_json() for r in self.rows], "notes": self.notes}
 
     def to_csv(self) -> str:
@@ -131,7 +139,7 @@ class UsageReport:
         return out.getvalue()
 
 
-def _iso(dt: datetime) -> str:
+def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -162,8 +170,9 @@ class UsageService:
 
             with ThreadPoolExecutor(8, thread_name_prefix="apim-usage") as pool:
                 return {s.name.lower(): s for s in pool.map(get, sorted(sids)) if s is not None}
+        wanted = {x.lower() for x in sids}
         return {s.name.lower(): s for page in self.backend.iter_subscription_pages() for s in page
-                if s.name.lower() in {x.lower() for x in sids}}
+                if s.name.lower() in wanted}
 
     def report(self, start: datetime, end: datetime, by: str = "subscription") -> UsageReport:
         if by not in BY_CHOICES:
@@ -202,7 +211,7 @@ class UsageService:
             unpriced = sorted({p for r in ordered for p in r.products} - set(self.prices))
             if unpriced:
                 notes.append(f"No price for product {', '.join(unpriced)}: no cost shown for it.")
-        return UsageReport(by, start, end, ordered, notes, window.refusals_known, bool(self.prices))
+        return UsageReport(by, start, end, ordered, notes, window.refusals_known)
 
 
 def reader_for(connection: Any):

@@ -77,7 +77,8 @@ class AzureMonitorSource:
 
     # -- querying --------------------------------------------------------------------------
     def _query(self, resource_id: str, namespace: str, names: list[str], start: datetime, end: datetime,
-               flt: str) -> tuple[list, bool]:
+               flt: str, *, granularity: timedelta = timedelta(minutes=1),
+               aggregations: tuple[str, ...] = ("Total",)) -> tuple[list, bool]:
         """One batch query; returns (metrics, truncated), raising ``top`` while an answer is full."""
         from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
@@ -86,7 +87,7 @@ class AzureMonitorSource:
             try:
                 [result] = self.client.query_resources(
                     resource_ids=[resource_id], metric_namespace=namespace, metric_names=names,
-                    timespan=(start, end), granularity=timedelta(minutes=1), aggregations=["Total"],
+                    timespan=(start, end), granularity=granularity, aggregations=list(aggregations),
                     filter=flt, max_results=top, order_by="Total desc",
                 )
             except HttpResponseError as exc:
@@ -101,16 +102,19 @@ class AzureMonitorSource:
                 return list(result.metrics), full
             top = min(self.max_top, top * 4)
 
-    def _tokens(self, start: datetime, end: datetime) -> tuple[list, bool]:
+    def token_metrics(self, start: datetime, end: datetime, *, granularity: timedelta = timedelta(minutes=1),
+                      aggregations: tuple[str, ...] = ("Total",)) -> tuple[list, bool]:
+        """The three token metrics split by subscription, product and API (by subscription alone
+        when the emit policy writes fewer dimensions); (metrics, truncated)."""
         if not self.app_insights_resource_id:
             return [], False
         try:
             return self._query(self.app_insights_resource_id, self.token_namespace, list(TOKEN_METRICS), start, end,
-                               self._token_filter)
+                               self._token_filter, granularity=granularity, aggregations=aggregations)
         except TelemetryError as exc:
             if "dimension" in exc.message.lower() and self._token_filter != TOKEN_FILTER_SUBSCRIPTION_ONLY:
                 self._token_filter = TOKEN_FILTER_SUBSCRIPTION_ONLY
-                return self._tokens(start, end)
+                return self.token_metrics(start, end, granularity=granularity, aggregations=aggregations)
             raise
 
     def sample(self, window_seconds: float) -> TrafficSnapshot:
@@ -123,20 +127,18 @@ class AzureMonitorSource:
         index = {s: i for i, s in enumerate(slots)}
         window_first = span - window_minutes
 
-        token_metrics, t_trunc = self._tokens(start, end)
+        token_metrics, t_trunc = self.token_metrics(start, end)
         request_metrics, r_trunc = self._query(self.resource_id, APIM_NAMESPACE, ["Requests"], start, end,
                                                REQUESTS_FILTER)
         usages: dict[SeriesKey, Usage] = {}
         per_minute: dict[SeriesKey, list[float]] = {}
         attr = {"Total Tokens": "tokens", "Prompt Tokens": "prompt_tokens", "Completion Tokens": "completion_tokens"}
         for metric in token_metrics:
-            name = metric.name if isinstance(metric.name, str) else getattr(metric.name, "value", str(metric.name))
-            field = attr.get(name)
+            field = attr.get(metric_name(metric))
             if field is None:
                 continue
             for ts in metric.timeseries:
-                md = {k.lower(): v for k, v in (ts.metadata_values or {}).items()}
-                key = SeriesKey(md.get("subscription id", ""), md.get("product id", ""), md.get("api id", ""))
+                key = series_key(ts)
                 u = usages.get(key)
                 if u is None:
                     u = usages[key] = Usage(key, history=[0.0] * HISTORY_MINUTES,
@@ -199,6 +201,18 @@ class AzureMonitorSource:
             close()
         if self.logs is not None:
             self.logs.close()
+
+
+def metric_name(metric: Any) -> str:
+    """A metric's name, whether the SDK gives a string or a localizable name object."""
+    name = metric.name
+    return name if isinstance(name, str) else str(getattr(name, "value", name))
+
+
+def series_key(ts: Any) -> SeriesKey:
+    """The (subscription, product, API) of a token time series, from its dimension values."""
+    md = {k.lower(): v for k, v in (ts.metadata_values or {}).items()}
+    return SeriesKey(md.get("subscription id", ""), md.get("product id", ""), md.get("api id", ""))
 
 
 def _per_slot(points: list, index: dict[datetime, int], span: int) -> list[float]:

@@ -75,7 +75,11 @@ def test_parsing_prices_and_dates():
             parse_price(bad)
     assert parse_when("2026-11-30", end_of_day=True) == datetime(2026, 12, 1, tzinfo=UTC)
     assert parse_when("2026-11-30T08:00:00Z") == datetime(2026, 11, 30, 8, tzinfo=UTC)
-    with pytest.raises(UsageError):
-        parse_when("2026-11-30T08:00:00")
+    assert parse_when("2026-11-30T09:00+01:00") == datetime(2026, 11, 30, 8, tzinfo=UTC)
+    for bad in ("2026-11-30T08:00:00", "30/11/2026"):
+        with pytest.raises(UsageError):
+            parse_when(bad)
+    with pytest.raises(UsageError, match="too far"):  # not an OverflowError reported as a bug
+        parse_when("9999-12-31", end_of_day=True)
     with pytest.raises(UsageError):
         UsageService(Backend(), Reader([])).report(START, END, "team")

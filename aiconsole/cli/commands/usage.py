@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(ctx) -> int:
     import sys
 
-    from aiconsole.services.usage import UsageService, parse_price, parse_when, prices_from_profile, reader_for
+    from aiconsole.services.usage import UsageService, iso, parse_price, parse_when, prices_from_profile, reader_for
 
     a = ctx.args
     prices = prices_from_profile(ctx.connection.extra)
@@ -46,9 +46,10 @@ def run(ctx) -> int:
         ctx.emit(report.to_json())
     else:
         rows = [r.to_json() for r in report.rows]
-        ctx.emit(rows, columns=COLUMNS, title=f"usage by {a.by}, {report.to_json()['from']} to {report.to_json()['to']}")
+        ctx.emit(rows, columns=COLUMNS, title=f"usage by {a.by}, {iso(report.start)} to {iso(report.end)}")
         totals = report.totals
         sys.stdout.write(f"total: {totals['total_tokens']:,} tokens, {totals['requests']:,} requests"
+                         + (f", {totals['refused']:,} refused" if totals["refused"] is not None else "")
                          + (f", cost {totals['cost']:.2f}" if totals["cost"] is not None else "") + "\n")
     for note in report.notes:
         sys.stderr.write(note + "\n")
