@@ -310,11 +310,13 @@ class BulkAction(Protocol):
 def journaled(ctx: ServiceContext, action: str, target: str, run_id: str | None, after: Any) -> bool:
     """Whether this bulk run already has an ``ok`` journal entry for ``target`` (with ``after``, if given).
 
-    Only called for an item caught in flight by an interruption, so reading the journal is rare.
+    An entry without ``after`` also counts: the write was made but its result could not be read
+    back (``WriteRecord.make``), and this is the retry that finds it made. Only called for an
+    item caught in flight, so reading the journal is rare.
     """
     for entry in reversed(ctx.journal.entries()):
         if (entry.get("bulk_run") == run_id and entry.get("target") == target and entry.get("action") == action
-                and entry.get("result") == "ok" and (after is None or entry.get("after") == after)):
+                and entry.get("result") == "ok" and (after is None or entry.get("after") in (after, None))):
             return True
     return False
 
@@ -357,7 +359,7 @@ class RotateSlotAction:
         with self.ctx.write(self.name, target, reason=self.reason, confirm_name=self.confirm_name,
                             before={"slot": self.slot, "fingerprint": current}) as rec:
             rec.extra["bulk_run"] = self.run_id
-            self.ctx.backend.regenerate_key(sid, self.slot)
+            rec.make(self.ctx.backend.regenerate_key, sid, self.slot)
             after = fingerprint(self.ctx.backend.list_secrets(sid).key(self.slot))
             rec.after = {"slot": self.slot, "fingerprint": after}
         return {"slot": self.slot, "fingerprint_before": current, "fingerprint_after": after}

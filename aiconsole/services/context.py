@@ -10,12 +10,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from aiconsole.audit.journal import AuditJournal
 from aiconsole.backends.port import ManagementPort
 from aiconsole.domain.errors import AiconsoleError, OutcomeUnknownError, ReadOnlyError, RefusedError
 from aiconsole.services.clock import clock_for, utc_now
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -29,9 +31,15 @@ class WriteRecord:
     after: Any = None
     request_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-    #: set right after the write call returns: a later failure (reading the result back) must
-    #: not be journalled as a failed write, because the change is on the server
+    #: set once the write call returns (``make``): a later failure (reading the result back)
+    #: must not be journalled as a failed write, because the change is on the server
     landed: bool = False
+
+    def make(self, write: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Call the write itself; once it returns the change is on the server (``landed``)."""
+        result = write(*args, **kwargs)
+        self.landed = True
+        return result
 
 
 @dataclass
@@ -83,7 +91,8 @@ class ServiceContext:
         Usage::
 
             with ctx.write("keys.rotate", sid, before={...}) as rec:
-                ...do it...
+                rec.make(backend.regenerate_key, sid, slot)  # the write itself
+                ...read the result back...
                 rec.after = {...}
         """
         record = WriteRecord(action=action, target=target, reason=reason, before=before)

@@ -448,8 +448,7 @@ class GatewayService:
         with self.ctx.write("gateways.regenerate-key", gid, reason=reason, confirm_name=confirm_name,
                             before={"slot": slot, "key_fingerprint": before_fp,
                                     "invalidates": [r.fingerprint for r in affected]}) as rec:
-            self.backend.regenerate_gateway_key(gid, slot)
-            rec.landed = True
+            rec.make(self.backend.regenerate_gateway_key, gid, slot)
             self.ledger.record_regeneration(instance=self.instance, gateway=gid, slot=slot, when=self.clock())
             after_fp = self._key_fingerprint(gid, slot)
             rec.after = {"slot": slot, "key_fingerprint": after_fp}

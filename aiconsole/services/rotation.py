@@ -301,8 +301,7 @@ class TwoSlotRotation:
             with self.ctx.write("keys.rotate", self.target, reason=self.reason, confirm_name=self.confirm_name,
                                 before={"slot": slot, "fingerprint": before}) as rec:
                 rec.extra.update(rotation_id=st.rotation_id, step=step)
-                self.ctx.backend.regenerate_key(self.sid, slot)
-                rec.landed = True
+                rec.make(self.ctx.backend.regenerate_key, self.sid, slot)
                 self.checkpoint(f"after_{step.replace('ing_', 'e_')}")
                 after = fingerprint(self._keys().key(slot))
                 rec.after = {"slot": slot, "fingerprint": after}

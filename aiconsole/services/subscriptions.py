@@ -139,8 +139,7 @@ class SubscriptionService:
             "keys.rotate", f"subscription:{sid}", reason=reason, confirm_name=confirm_name,
             before={"slot": slot, "fingerprint": fp_before},
         ) as record:
-            self.backend.regenerate_key(sid, slot)
-            record.landed = True
+            record.make(self.backend.regenerate_key, sid, slot)
             after = self.keys(sid)
             fp_after = fingerprint(after.key(slot))
             record.after = {"slot": slot, "fingerprint": fp_after}

@@ -193,3 +193,27 @@ def test_replay_ignores_a_torn_last_line(tmp_path):
         fh.write(b'{"type": "start", "name": "b", "bef')
     prior = replay(log.read())
     assert prior.items == ["a", "b"] and set(prior.finished) == {"a"} and prior.in_flight == {}
+
+
+def test_a_key_regenerated_but_not_read_back_is_journalled_as_made(ctx, tmp_path):
+    """The regenerate landed; only reading the new key failed. The journal must not say 'failed'."""
+    backend = FakeBackend(n=1)
+    reads = {"n": 0}
+    real = backend.list_secrets
+
+    def flaky_after_regenerate(sid):
+        if backend.regenerated[sid] and reads["n"] == 0:
+            reads["n"] += 1
+            raise ThrottledError("throttled", retry_after=0.01)
+        return real(sid)
+
+    backend.list_secrets = flaky_after_regenerate
+    c = ctx(backend)
+    runner = BulkRunner(c, RotateSlotAction(c, "primary"), concurrency=1, budget=WriteBudget(rate=0),
+                        root=tmp_path / "bulk")
+    names, prior = runner.open("filter:x", lambda: sorted(backend.keys))
+    [result] = runner.run(names, prior)
+    assert result.result == "ok" and backend.regenerated["s0"] == 1
+    entries = [e for e in c.journal.entries() if e["target"] == "subscription:s0"]
+    assert [e["result"] for e in entries] == ["ok"], entries
+    assert "reading the result back failed" in (entries[0]["error"] or "")
