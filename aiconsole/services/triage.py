@@ -2,8 +2,9 @@
 
 The on-call question is "who is throttled right now, by which limit at which scope, and how
 far over it are they?". A telemetry snapshot knows traffic and refusals; ``LimitsService``
-knows which limit binds a subscription; the subscription list knows owners and products. This
-module folds the three into rows for ``:top``, ``:429`` and ``aiconsole top`` — pure functions
+knows which limit binds a subscription; the subscription list knows owners and products; the
+backends report knows which model deployment behind an API is saturated or tripped. This
+module folds them into rows for ``:top``, ``:429`` and ``aiconsole top`` — pure functions
 over plain data, plus two small caches so the expensive lookups (an effective chain is several
 management calls) happen slowly and only for the rows that matter.
 """
@@ -19,6 +20,7 @@ from typing import Any
 
 from aiconsole.telemetry.port import (
     AUTH,
+    BACKEND_429,
     HISTORY_MINUTES,
     REASON_LABELS,
     TOKEN_QUOTA,
@@ -526,24 +528,79 @@ class TopReport:
     by: str
 
 
+class BackendSaturation:
+    """Which backends behind an API answered 429 themselves or are tripped, for ``:429``.
+
+    A backend 429 is the model deployment saying it is saturated, not the gateway's token limit;
+    naming the deployment (and whether its breaker is open) tells on-call where to look. Read
+    from ``BackendsService`` only when a backend 429 is on screen, at most every ``ttl`` seconds
+    (the report costs management calls); a failed read keeps the last answer.
+    """
+
+    def __init__(self, service: Any, *, ttl: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.service = service
+        self.ttl = ttl
+        self.clock = clock
+        self._report: Any = None
+        self._routes: dict[str, list[str]] | None = None
+        self._read_at = float("-inf")
+
+    def _current(self) -> Any:
+        from aiconsole.domain.errors import AiconsoleError
+        from aiconsole.telemetry.port import TelemetryError
+
+        if self.clock() - self._read_at >= self.ttl:
+            self._read_at = self.clock()
+            try:
+                if self._routes is None:
+                    self._routes = self.service.api_routes()
+                self._report = self.service.report(self._routes)
+            except (AiconsoleError, TelemetryError):
+                pass
+        return self._report
+
+    def names(self, api: str) -> list[str]:
+        report = self._current()
+        if report is None:
+            return []
+        return [r.info.name + (" (tripped)" if r.health.tripped else "") for r in report.saturated(api)]
+
+    def annotate(self, rows: list[TopRow]) -> None:
+        """Put the saturated deployments of each backend-429 cause in its ``policy``."""
+        for row in rows:
+            for cause in row.causes:
+                if cause.reason == BACKEND_429 and cause.scope.startswith("api:"):
+                    names = self.names(cause.scope[4:])
+                    if names:
+                        cause.policy = ", ".join(names)
+
+
 class TriageService:
     """One poll = one sample + joins. Blocking: call from a worker thread or the CLI."""
 
     def __init__(self, source: Any, *, limits: LimitCache | None = None,
-                 directory: SubscriptionDirectory | None = None, lookups_per_poll: int = LIMIT_LOOKUPS_PER_POLL) -> None:
+                 directory: SubscriptionDirectory | None = None, lookups_per_poll: int = LIMIT_LOOKUPS_PER_POLL,
+                 backends: BackendSaturation | None = None) -> None:
         self.source = source
         self.limits = limits
         self.directory = directory
         self.lookups_per_poll = lookups_per_poll
+        self.backends = backends
 
     @classmethod
-    def for_context(cls, source: Any, ctx: Any, **kw: Any) -> "TriageService":
+    def for_context(cls, source: Any, ctx: Any, *, connection: Any = None, **kw: Any) -> "TriageService":
+        """With ``connection``, backend 429s also name the saturated deployment (when its
+        telemetry has backend health: the sandbox, or a gateway's Prometheus)."""
+        from aiconsole.services.backends import BackendsService, health_reader_for
         from aiconsole.services.limits import LimitsService
         from aiconsole.services.subscriptions import SubscriptionService
 
         limits = LimitCache(limits_lookup(LimitsService(ctx)))
         subs = SubscriptionService(ctx)
         directory = SubscriptionDirectory(lambda: subs.list())
+        reader = health_reader_for(connection) if connection is not None else None
+        if reader is not None:
+            kw.setdefault("backends", BackendSaturation(BackendsService(ctx, reader)))
         return cls(source, limits=limits, directory=directory, **kw)
 
     def report(self, snapshot: TrafficSnapshot, by: str, *, lookups: int | None = None) -> TopReport:
@@ -553,6 +610,8 @@ class TriageService:
         if self.limits is not None:
             self.limits.refresh(wanted_limits(rows), limit=self.lookups_per_poll if lookups is None else lookups)
         attach(rows, self.limits, self.directory)
+        if self.backends is not None:
+            self.backends.annotate(rows)
         return TopReport(snapshot, rows, headline([r for r in rows if r.by == "subscription"] if by == "subscription" else rows,
                                                   snapshot.window_seconds), by)
 

@@ -51,7 +51,8 @@ def _triage(ctx):
 
     source = build_source(ctx.connection, ctx.args.source, now=ctx.services.now,
                           monitor_endpoint=ctx.args.monitor_endpoint)
-    return source, TriageService.for_context(source, ctx.services, lookups_per_poll=max(0, ctx.args.limits))
+    return source, TriageService.for_context(source, ctx.services, connection=ctx.connection,
+                                             lookups_per_poll=max(0, ctx.args.limits))
 
 
 def run(ctx) -> int:
