@@ -68,7 +68,8 @@ def test_two_consoles_editing_one_policy_lose_no_update(sandbox, tmp_path, round
     assert f'tokens-per-minute="{tpms[winner]}"' in xml and f'"{tpms[loser]}"' not in xml
     loser_entries = AuditJournal(tmp_path / f"journal-{loser}.jsonl").entries()
     assert [e["result"] for e in loser_entries] == ["failed"]
-    assert "changed by someone else" in results[loser][1].message or "412" not in results[loser][1].message
+    assert results[loser][1].message == (
+        "The product:starter policy was changed by someone else since it was read; nothing was written.")
     # the loser's 412 path: reapply on the fresh text keeps the winner's change and adds its own
     again = writers[loser].reapply(plans[loser])
     writers[loser].apply(again)
