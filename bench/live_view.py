@@ -34,6 +34,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _sandbox_proc import cpu_seconds  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 SUBSCRIPTIONS = 1000
 WIDTH, HEIGHT = 120, 40
@@ -170,7 +174,6 @@ def child(url: str, stats_path: str, duration: float) -> None:
                 "refreshes": getattr(screen, "polls", 0), "ui_cpu_ms": ui_cpu, "apply_ms": apply_ms,
                 "poll_ms": poll_ms, "rows": len(screen.table.model) if hasattr(screen, "table") else 0,
                 "full_repaints": screen.table.full_repaints, "cell_repaints": screen.table.cell_repaints,
-                "cpu_times": list(os.times())[:2],
             }))
             self.exit(0)
 
@@ -214,7 +217,7 @@ def run(duration: float, warmup: float) -> dict:
         r, _, _ = select.select([fd], [], [], 0.5)
         elapsed = time.monotonic() - started
         if cpu0 is None and elapsed >= warmup:
-            cpu0 = (_proc_cpu(pid), time.monotonic())
+            cpu0 = (cpu_seconds(pid), time.monotonic())
             counted = 0
         if r:
             try:
@@ -234,7 +237,7 @@ def run(duration: float, warmup: float) -> dict:
                 os.write(fd, b"\x1b[1;1R")
         if elapsed > duration + warmup + 30:
             break
-    cpu1 = (_proc_cpu(pid), time.monotonic())
+    cpu1 = (cpu_seconds(pid), time.monotonic())
     os.waitpid(pid, 0)
     server.shutdown()
     if not stats_path.exists():
@@ -267,12 +270,6 @@ def run(duration: float, warmup: float) -> dict:
         "table_repaints": {"full": stats["full_repaints"], "changed_cells_only": stats["cell_repaints"]},
         "bytes_total": total,
     }
-
-
-def _proc_cpu(pid: int) -> float:
-    """user+system seconds of ``pid`` (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def main() -> None:

@@ -39,15 +39,10 @@ def _escape_unsafe(match: re.Match[str]) -> str:
     return f"\\u{code:04x}"
 
 
-def to_json(data: Any) -> str:
-    """JSON text that is safe to print: every control or invisible format character is escaped."""
-    text = json.dumps(data, indent=2, default=_default, ensure_ascii=False)
-    return _UNSAFE_IN_JSON.sub(_escape_unsafe, text)
-
-
-def to_json_line(data: Any) -> str:
-    """One-line JSON (a stream of records), escaped like ``to_json``."""
-    text = json.dumps(data, default=_default, ensure_ascii=False)
+def to_json(data: Any, *, indent: int | None = 2) -> str:
+    """JSON text that is safe to print: every control or invisible format character is escaped.
+    ``indent=None`` gives one line (a stream of records)."""
+    text = json.dumps(data, indent=indent, default=_default, ensure_ascii=False)
     return _UNSAFE_IN_JSON.sub(_escape_unsafe, text)
 
 

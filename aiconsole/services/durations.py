@@ -11,16 +11,20 @@ import re
 from datetime import date, datetime, time, timedelta, timezone
 
 from aiconsole.domain.errors import UsageError
+from aiconsole.domain.text import sanitize
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
 
 
-def parse_duration(text: str) -> timedelta:
-    """``90s``, ``10m``, ``1h30m``, ``7d``, ``2w`` (a bare number means seconds)."""
+def parse_duration(text: str, *, what: str = "duration") -> timedelta:
+    """``90s``, ``10m``, ``1h30m``, ``7d``, ``2w`` (a bare number means seconds).
+
+    ``what`` names the value in the message (``'soon' is not a token lifetime.``).
+    """
     raw = (text or "").strip().lower()
     if re.fullmatch(r"\d+(?:\.\d+)?", raw):
-        return _bounded(text, float(raw))
+        return _bounded(text, float(raw), what)
     pos, total = 0, 0.0
     for match in _PART.finditer(raw):
         if match.start() != pos:
@@ -28,16 +32,19 @@ def parse_duration(text: str) -> timedelta:
         total += float(match.group(1)) * _UNITS[match.group(2)]
         pos = match.end()
     if not raw or pos != len(raw):
-        raise UsageError(f"'{text}' is not a duration.", "Use for example 90s, 10m, 1h30m or 7d.")
-    return _bounded(text, total)
+        raise UsageError(f"'{sanitize(text, max_length=40)}' is not a {what}.", HINT)
+    return _bounded(text, total, what)
 
 
-def _bounded(text: str, seconds: float) -> timedelta:
+HINT = "Use for example 90s, 10m, 1h30m, 7d or 2w."
+
+
+def _bounded(text: str, seconds: float, what: str) -> timedelta:
     """A timedelta, or a UsageError for a duration too long to represent (not an OverflowError)."""
     try:
         return timedelta(seconds=seconds)
     except (OverflowError, ValueError):
-        raise UsageError(f"'{text}' is too long a duration.", "Use for example 90s, 10m, 1h30m or 7d.") from None
+        raise UsageError(f"'{sanitize(text, max_length=40)}' is too long a {what}.", HINT) from None
 
 
 def format_duration(delta: timedelta) -> str:

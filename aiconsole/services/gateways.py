@@ -26,6 +26,7 @@ from aiconsole.domain.models import Gateway, Slot
 from aiconsole.domain.secrets import fingerprint, mask
 from aiconsole.domain.text import sanitize
 from aiconsole.services.context import ServiceContext
+from aiconsole.services.durations import parse_duration
 from aiconsole.services.gateway_tokens import EXPIRY_WARNING_DAYS, TokenLedger, TokenRecord, TokenState
 from aiconsole.telemetry.node_health import MetricsRates, NodeHealth, RateTracker, probe_nodes, scrape
 
@@ -37,8 +38,6 @@ UNKNOWN_TOKEN_HINT = (
     "Mint one here, or register the deployed one with `aiconsole gateways check-token GW` (reads stdin)."
 )
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([wdhm])\s*$", re.IGNORECASE)
-_UNITS = {"w": 7 * 86400, "d": 86400, "h": 3600, "m": 60}
 
 
 def utcnow() -> datetime:
@@ -56,12 +55,9 @@ def parse_slot(value: str) -> Slot:
     return value  # type: ignore[return-value]
 
 
-def parse_duration(text: str, *, what: str = "duration") -> timedelta:
-    """``30d``, ``36h``, ``90m``, ``2w`` → timedelta; anything else is a usage error."""
-    match = _DURATION.match(text or "")
-    if not match:
-        raise UsageError(f"'{sanitize(text, max_length=40)}' is not a {what}.", "Use a number and a unit: 30d, 36h, 90m or 2w.")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
+def _looks_like_instant(text: str) -> bool:
+    """``2026-12-01T…`` or ``2026-12-01``: an instant; anything else is read as a duration."""
+    return bool(re.match(r"\s*\d{4}-\d{2}-\d{2}", text))
 
 
 def parse_expiry(text: str | None, now: datetime) -> datetime:
@@ -73,8 +69,12 @@ def parse_expiry(text: str | None, now: datetime) -> datetime:
     """
     if text is None or not str(text).strip():
         expiry = now + timedelta(days=DEFAULT_TOKEN_DAYS)
-    elif _DURATION.match(text):
-        expiry = now + parse_duration(text, what="token lifetime")
+    elif not _looks_like_instant(text):
+        try:
+            expiry = now + parse_duration(text, what="token lifetime")
+        except (UsageError, OverflowError):
+            raise UsageError(f"'{sanitize(text, max_length=40)}' is not an expiry.",
+                             "Give a lifetime such as 30d or 12h, or an instant such as 2026-12-01T00:00Z.") from None
     else:
         raw = text.strip()
         raw = raw[:-1] + "+00:00" if raw[-1:] in ("Z", "z") else raw

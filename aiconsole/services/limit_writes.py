@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiconsole.config import paths
+from aiconsole.services import durations
 from aiconsole.domain.errors import NotFoundError, PreconditionFailedError, UsageError
 from aiconsole.domain.models import PolicyDocument, PolicyScope
 from aiconsole.policy.diff import unified_diff
@@ -30,19 +30,10 @@ from aiconsole.policy.validate import raise_for_errors, validate_document
 from aiconsole.services.limits import LimitsService, ScopedLimit
 
 Edit = Callable[[str, str], str]  # (text, form) -> new text
-_DURATION = re.compile(r"^\s*(?:(\d+)\s*d)?\s*(?:(\d+)\s*h)?\s*(?:(\d+)\s*m)?\s*(?:(\d+)\s*s)?\s*$", re.I)
-
 
 def parse_duration(text: str) -> timedelta:
-    """``2h``, ``90m``, ``1h30m``, ``7d``, ``45s`` → a positive timedelta."""
-    m = _DURATION.match(text or "")
-    if not m or not any(m.groups()):
-        raise UsageError(f"'{text}' is not a duration.", "Use forms like 90m, 2h, 1h30m or 7d.")
-    d, h, mi, s = (int(g) if g else 0 for g in m.groups())
-    try:
-        delta = timedelta(days=d, hours=h, minutes=mi, seconds=s)
-    except OverflowError:
-        raise UsageError(f"'{text}' is too long a duration.", "Use forms like 90m, 2h, 1h30m or 7d.") from None
+    """``2h``, ``90m``, ``1h30m``, ``7d``, ``45s`` → a positive timedelta (``durations.parse_duration``)."""
+    delta = durations.parse_duration(text)
     if delta <= timedelta(0):
         raise UsageError(f"'{text}' is not a positive duration.")
     return delta

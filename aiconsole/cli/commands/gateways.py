@@ -224,7 +224,7 @@ def run_regenerate(ctx) -> int:
 
 
 def run_expiring(ctx) -> int:
-    from aiconsole.services.gateways import parse_duration
+    from aiconsole.services.durations import parse_duration
 
     window = parse_duration(ctx.args.within, what="window")
     targets, _ = _targets(ctx)

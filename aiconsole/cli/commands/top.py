@@ -113,9 +113,9 @@ def _emit(ctx, report, *, once: bool, live: bool = False) -> None:
         if once:
             ctx.emit(data)
         else:
-            from aiconsole.cli.output import to_json_line
+            from aiconsole.cli.output import to_json
 
-            sys.stdout.write(to_json_line(data) + "\n")
+            sys.stdout.write(to_json(data, indent=None) + "\n")
             sys.stdout.flush()
         return
     width = 120
