@@ -11,6 +11,8 @@ from rich.segment import Segment
 from aiconsole.backends.connect import sandbox_connection
 from aiconsole.tui.app import AiConsoleApp
 from aiconsole.tui.clock import FrozenClock
+from aiconsole.tui.screens.gateways import GatewaysScreen
+from aiconsole.tui.screens.limits import LimitsScreen
 from aiconsole.tui.screens.subscriptions import SubscriptionsScreen
 from tests.hardening.conftest import UNSAFE, unsafe_chars
 from tests.tui.helpers import has_rows, showing, wait_until
@@ -74,12 +76,15 @@ async def test_screens_show_hostile_names_safely(hostile):
         await wait_until(pilot, lambda: any("••••" in line for line in rendered(app)), timeout=30, what="keys")
         assert_clean(app, "detail")
 
-        for command, kind in (("limits", "LimitsScreen"), ("gw", "GatewaysScreen")):
+        # each screen once its load has finished: rows in the table, the loading placeholder gone
+        for command, kind, loading_text in (("limits", LimitsScreen, "reading policies…"),
+                                            ("gw", GatewaysScreen, "loading gateways…")):
             app.goto(command)
-            await wait_until(pilot, lambda kind=kind: type(app.screen).__name__ == kind and app.screen.is_mounted,
-                             timeout=30, what=command)
-            await wait_until(pilot, lambda: any(" h" in line or "h1" in line for line in rendered(app))
-                             or bool(getattr(app.screen, "table", None) and len(app.screen.table.model)),
-                             timeout=30, what=f"{command} rows")
+            await wait_until(pilot, lambda kind=kind: showing(app, kind), timeout=30, what=command)
+            screen = app.screen
+            await wait_until(pilot, lambda screen=screen, loading_text=loading_text:
+                             len(screen.table.model) > 0 and screen.table.placeholder != loading_text
+                             and not getattr(screen, "loading", False),
+                             timeout=30, what=f"{command} rows loaded")
             assert_clean(app, command)
-        assert showing(app, type(app.screen))
+            assert showing(app, kind)
