@@ -141,17 +141,11 @@ def select(ctx: ServiceContext, expr: FilterExpr) -> list[Subscription]:
             from aiconsole.services.lifecycle import LifecycleService
 
             owner_ids[who.lower()] = LifecycleService(ctx).resolve_owner(who).name
-    for attempt in range(1, 9):
-        try:
-            out: list[Subscription] = []
-            for page in ctx.backend.iter_subscription_pages(odata_filter=expr.odata()):
-                out.extend(s for s in page if expr.matches(s, owner_ids=owner_ids))
-            return out
-        except ThrottledError as exc:  # a 429 storm while listing: wait as told, then list again
-            if attempt == 8:
-                raise
-            time.sleep(exc.retry_after if exc.retry_after > 0 else min(0.2 * attempt, 5.0))
-    raise AssertionError("unreachable")
+    # A throttled page is waited out and asked again by the adapter (``_page_call``), page by page.
+    out: list[Subscription] = []
+    for page in ctx.backend.iter_subscription_pages(odata_filter=expr.odata()):
+        out.extend(s for s in page if expr.matches(s, owner_ids=owner_ids))
+    return out
 
 
 # --------------------------------------------------------------------------- pacing
