@@ -106,8 +106,11 @@ def test_the_console_reading_an_absurdly_nested_policy_says_so(sandbox, tmp_path
     try:
         out = run_cli_inproc(tmp_path, "-o", "json", "limits", "show", "--product", "premium", sandbox=sandbox)
         assert "Traceback" not in out.stderr and "RecursionError" not in out.stderr
-        if out.returncode != 0:
-            assert out.stderr.startswith("error: ") and "nested" in out.stderr, out.stderr
+        assert out.returncode == 1, (out.returncode, out.stdout, out.stderr)
+        assert out.stdout == ""
+        lines = out.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), out.stderr
+        assert "elements are nested more than 256 deep; a policy is never this deep." in lines[0], out.stderr
     finally:
         client.product_policy.create_or_update(rg, svc, "premium", "policy",
                                                PolicyContract(value=before, format="xml"), if_match="*")
