@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from functools import lru_cache
 from collections.abc import Callable
 from datetime import datetime
@@ -51,22 +52,35 @@ def build_triage(app: Any, source: str | None) -> Any:
 
 
 class LiveFeed:
-    """One metrics source and its caches per app, shared by ``:top``, ``:429`` and the drill-in,
-    so counters, history and looked-up limits survive moving between them."""
+    """One metrics source and its caches per connection, shared by ``:top``, ``:429`` and the
+    drill-in, so counters, history and looked-up limits survive moving between them."""
 
     def __init__(self, factory: Callable[[], Any]) -> None:
         self._factory = factory
         self._triage: Any = None
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one build and one sample at a time
+        self._state = threading.Lock()  # held only for a moment: ``close`` never waits on a scrape
+        self._closed = False
         self.last_report: Any = None
         self.source_name: str | None = None
 
     def triage(self) -> Any:
         with self._lock:
-            if self._triage is None:
-                self._triage = self._factory()
-                self.source_name = getattr(self._triage.source, "name", None)
-            return self._triage
+            with self._state:
+                if self._closed:  # a poll that outlived its connection builds nothing new
+                    raise RuntimeError("this metrics feed belongs to a connection that was closed")
+                triage = self._triage
+            if triage is None:
+                triage = self._factory()
+                with self._state:
+                    closed = self._closed
+                    if not closed:
+                        self._triage = triage
+                if closed:
+                    triage.source.close()
+                    raise RuntimeError("this metrics feed belongs to a connection that was closed")
+                self.source_name = getattr(triage.source, "name", None)
+            return triage
 
     def poll(self, window: float, by: str) -> Any:
         triage = self.triage()
@@ -76,19 +90,37 @@ class LiveFeed:
         return report
 
     def close(self) -> None:
-        if self._triage is not None:
-            self._triage.source.close()
+        """Close the metrics source; the feed cannot be used afterwards."""
+        with self._state:
+            self._closed = True
+            triage, self._triage = self._triage, None
+        if triage is not None:
+            triage.source.close()
 
 
-_FEEDS: dict[tuple[int, str | None], LiveFeed] = {}
+#: The feeds of each connection, by source. Keyed by the app's ``ServiceHub``, which ``:ctx``
+#: replaces: a new connection starts with fresh feeds, and ``close_feeds`` closes the old ones.
+_FEEDS: "weakref.WeakKeyDictionary[Any, dict[str | None, LiveFeed]]" = weakref.WeakKeyDictionary()
 
 
 def feed_for(app: Any, source: str | None = None) -> LiveFeed:
-    key = (id(app), source)
-    feed = _FEEDS.get(key)
+    hub = app.hub
+    feeds = _FEEDS.get(hub)
+    if feeds is None:
+        feeds = _FEEDS[hub] = {}
+    feed = feeds.get(source)
     if feed is None:
-        feed = _FEEDS[key] = LiveFeed(lambda: build_triage(app, source))
+        feed = feeds[source] = LiveFeed(lambda: build_triage(app, source))
     return feed
+
+
+def close_feeds(hub: Any) -> None:
+    """Close the metrics sources of a connection that is no longer used (``:ctx``, exit)."""
+    for feed in (_FEEDS.pop(hub, None) or {}).values():
+        try:
+            feed.close()
+        except Exception:  # noqa: BLE001 - closing is best effort; the connection is gone
+            pass
 
 
 # -- a table that repaints only what changed ----------------------------------------------------------
