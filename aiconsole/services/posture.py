@@ -69,8 +69,14 @@ class ApiPosture:
     @property
     def verdict(self) -> str:
         """The worst layer; a layer that is simply absent ("none") counts only if all are."""
-        present = [layer.verdict for layer in self.layers if layer.verdict != "none"]
-        return worst(present) if present else "none"
+        return self.worst_layer.verdict if self.layers else "none"
+
+    @property
+    def worst_layer(self) -> Layer:
+        """The layer whose finding explains ``verdict``: the first of the worst present layers
+        (an absent, "none", layer only when all are absent)."""
+        present = [layer for layer in self.layers if layer.verdict != "none"] or self.layers
+        return max(present, key=lambda layer: _RANK.get(layer.verdict, 0))
 
     def layer(self, name: str) -> Layer:
         return next(layer for layer in self.layers if layer.name == name)

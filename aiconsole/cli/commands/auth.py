@@ -34,9 +34,8 @@ def run_posture(ctx) -> int:
         return 0
     table = []
     for r in rows:
-        worst = next((layer for layer in r.layers if layer.verdict == r.verdict), r.layers[0])
         table.append({"api": r.api, "verdict": r.verdict, "subscription": r.layer("subscription").verdict,
                       "jwt": r.layer("jwt").verdict, "backend": r.layer("backend").verdict,
-                      "finding": worst.finding})
+                      "finding": r.worst_layer.finding})
     ctx.emit(table, columns=COLUMNS)
     return 0

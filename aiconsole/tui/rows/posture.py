@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from aiconsole.domain.text import sanitize
+from aiconsole.services.posture import VERDICTS
 from aiconsole.tui.widgets.table_model import Column, Row
 
 GLYPHS = {"ok": "✓ ok", "none": "· none", "warn": "! warn", "fail": "✗ fail"}
 STYLES = {"ok": "ok", "warn": "warn", "fail": "throttled", "none": "muted"}
-ORDER = {"fail": 0, "warn": 1, "none": 2, "ok": 3}
+#: sort keys: worst first (fail, warn, none, ok), the reverse of ``posture.VERDICTS``
+ORDER = {verdict: -rank for rank, verdict in enumerate(VERDICTS)}
 
 POSTURE_COLUMNS = [
     Column("api", "API", min_width=10, max_width=24),
@@ -21,9 +23,8 @@ POSTURE_COLUMNS = [
 
 def posture_row(p) -> Row[str]:
     layers = [p.layer("subscription"), p.layer("jwt"), p.layer("backend")]
-    worst = next((layer for layer in sorted(layers, key=lambda x: ORDER[x.verdict])), layers[0])
     cells = (sanitize(p.api, max_length=60), GLYPHS[p.verdict], *(GLYPHS[x.verdict] for x in layers),
-             sanitize(worst.finding, max_length=300))
+             sanitize(p.worst_layer.finding, max_length=300))
     styles = {i: STYLES[v] for i, v in enumerate([p.verdict, *(x.verdict for x in layers)], start=1)}
     return Row(key=p.api, cells=cells, sort=(cells[0], ORDER[p.verdict], *(ORDER[x.verdict] for x in layers), cells[5]),
                cell_styles=styles, data=p)
