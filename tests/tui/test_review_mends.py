@@ -77,3 +77,66 @@ async def test_ctx_switch_gives_top_the_new_connections_traffic_and_closes_the_o
         assert first.subscription == "sub-of-apim-fake" and first.closed, "the old connection's source stays open"
         assert not per_connection_sources[-1].closed
     assert per_connection_sources[-1].closed, "leaving the console leaves the metrics source open"
+
+
+# --------------------------------------------------------------------------- sandbox-backed screens
+
+
+@pytest.fixture(scope="module")
+def sandbox():
+    from tests.sandbox_fixture import start_sandbox
+
+    info, stop = start_sandbox(subscriptions=12, seed=4, traffic=False)
+    yield info
+    stop()
+
+
+def sandbox_app(sandbox, command: str):
+    from aiconsole.backends.connect import sandbox_connection
+    from aiconsole.tui.app import AiConsoleApp
+    from aiconsole.tui.clock import FrozenClock
+
+    return AiConsoleApp(connection=sandbox_connection(sandbox["management_url"]), clock=FrozenClock(),
+                        cursor_blink=False, start_command=command)
+
+
+def count_calls(monkeypatch, owner, name: str) -> list[int]:
+    """Count calls of ``owner.name`` (a service method the screen's worker calls)."""
+    calls = [0]
+    original = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+async def test_backends_stops_reading_while_covered_and_reads_again_on_return(sandbox, monkeypatch):
+    from aiconsole.services.backends import BackendsService
+    from aiconsole.tui.screens.auth import PostureScreen
+    from aiconsole.tui.screens.backends import BackendsScreen
+    from tests.tui.helpers import has_rows
+
+    reads = count_calls(monkeypatch, BackendsService, "report")
+    app = sandbox_app(sandbox, "ctx")
+    async with app.run_test(size=(120, 40)) as pilot:
+        backends = BackendsScreen(refresh_seconds=0.05)
+        app.push_screen(backends)
+        await wait_until(pilot, lambda: has_rows(app.screen, BackendsScreen) and reads[0] >= 3, timeout=20,
+                         what="backends refreshing while shown")
+        app.run_command("auth")
+        await wait_until(pilot, lambda: has_rows(app.screen, PostureScreen), timeout=20, what=":auth over :backends")
+        await wait_until(pilot, lambda: not any(w.group == "backends-load" and w.is_running for w in app.workers),
+                         what="the last read to finish")
+        covered = reads[0]
+        # A witness ticking at the screen's refresh rate: twenty of its ticks would be twenty reads.
+        ticks = [0]
+        witness = app.set_interval(0.05, lambda: ticks.__setitem__(0, ticks[0] + 1))
+        await wait_until(pilot, lambda: ticks[0] >= 20, what="twenty refresh periods")
+        witness.stop()
+        assert reads[0] == covered, f"{reads[0] - covered} reads of the backends while :auth covered them"
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: app.screen is backends and reads[0] >= covered + 3, timeout=20,
+                         what="reading again (and refreshing) once shown")

@@ -4,7 +4,8 @@ Pools list their members by priority (and weight when it is not 1); single backe
 circuit-breaker rule, their own 429s and 5xx, and whether the breaker is open (✗ tripped, with
 the seconds until it closes). A backend's 429 is the model deployment saying it is saturated —
 never the gateway's token limit, which answers before any backend is called. Refreshes every
-``REFRESH_SECONDS``; ``f5`` at once.
+``REFRESH_SECONDS`` while shown (not while another screen covers it; at once on coming back);
+``f5`` at once.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class BackendsScreen(ConsoleScreen):
         self.refresh_seconds = refresh_seconds
         self._reader = None
         self._routes = None  # API → backends: read once, policies change rarely (f5 reads them again)
+        self._timer = None  # the refresh, running only while the screen is shown
+        self._hidden = False
 
     def compose_body(self) -> ComposeResult:
         yield ResourceTable(BACKEND_COLUMNS, id="backends-table")
@@ -57,14 +60,29 @@ class BackendsScreen(ConsoleScreen):
         self.table.focus()
         self.set_status("reading backends and their health…")
         self.action_reload()
-        if self.refresh_seconds:
-            self.set_interval(self.refresh_seconds, self._poll)
+
+    # -- refresh only while shown ---------------------------------------------------------
+    def on_screen_resume(self) -> None:
+        if self._hidden:  # back from another screen: what it shows is old, read it now
+            self._hidden = False
+            self.load()
+        if self.refresh_seconds and self._timer is None:
+            self._timer = self.set_interval(self.refresh_seconds, self.load, name="backends-refresh")
+
+    def on_screen_suspend(self) -> None:
+        self._hidden = True
+        self._stop_timer()
+
+    def on_unmount(self) -> None:
+        self._stop_timer()
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
 
     def action_reload(self) -> None:
         self._routes = None
-        self.load()
-
-    def _poll(self) -> None:
         self.load()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="backends-load")
