@@ -20,7 +20,7 @@ from aiconsole.tui.screens.issue import (
 from aiconsole.tui.screens.rotation import TwoSlotRotationScreen
 from aiconsole.tui.screens.subscriptions import SubscriptionsScreen
 from tests.sandbox_fixture import sdk_client, start_sandbox
-from tests.tui.helpers import wait_until
+from tests.tui.helpers import notifications, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -145,7 +145,10 @@ async def test_two_slot_rotation_in_the_console(sandbox):
         await wait_until(pilot, lambda: rot.query_one("#rotate-slots").first is not None, timeout=30,
                          what="slot counters")
         await pilot.press("g")  # nothing said about the slot in use yet: refused
+        await wait_until(pilot, lambda: any("Say which slot consumers use first (1, 2, or i to infer)." in t
+                                            for t in notifications(app)), what="the refusal")
         assert rot.step is None
+        assert client.subscription.list_secrets(rg, svc, "tui-rot").as_dict() == before.as_dict()
         await pilot.press("1", "g")
         await wait_until(pilot, lambda: rot.step == "waiting", timeout=30, what="idle slot regenerated")
         mid = client.subscription.list_secrets(rg, svc, "tui-rot")
@@ -153,7 +156,10 @@ async def test_two_slot_rotation_in_the_console(sandbox):
         assert mid.secondary_key not in text_of(rot, "#rotate-key")
         assert "calls" in text_of(rot, "#rotate-slots")
         await pilot.press("f")  # the panel has not seen 30 quiet seconds: asks again
+        await wait_until(pilot, lambda: any("Press f again to regenerate it anyway." in t
+                                            for t in notifications(app)), what="the second-press warning")
         assert rot.step == "waiting"
+        assert client.subscription.list_secrets(rg, svc, "tui-rot").as_dict() == mid.as_dict()
         await pilot.press("f")
         await wait_until(pilot, lambda: rot.step == "done", timeout=30, what="old slot regenerated")
     end = client.subscription.list_secrets(rg, svc, "tui-rot")
