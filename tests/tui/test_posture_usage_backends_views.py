@@ -58,6 +58,16 @@ def make_app(sandbox, command: str) -> AiConsoleApp:
     return AiConsoleApp(connection=conn, clock=FrozenClock(), cursor_blink=False, start_command=command)
 
 
+def share_bar(value: int, biggest: int, width: int = 12) -> str:
+    """What the Share column should show: whole cells of the share, then one partial cell (picked
+    from ``▏▎▍▌▋▊▉`` by the remainder in sevenths) when at least a seventh is left, then ``░``."""
+    exact = width * value / biggest
+    full = int(exact)
+    rest = exact - full
+    part = "▏▎▍▌▋▊▉"[int(rest * 7)] if full < width and rest >= 1 / 7 else ""
+    return ("█" * full + part).ljust(width, "░")
+
+
 def cells(screen, key) -> tuple[str, ...]:
     return next(r.cells for r in screen.table.model.rows() if r.key == key)
 
@@ -100,7 +110,12 @@ async def test_usage_view_groups_and_totals(sandbox):
         screen = app.screen
         keys = {r.key for r in screen.table.model.rows()}
         assert {"support-bot-prod", "platform-all-apis"} <= keys
-        assert cells(screen, "support-bot-prod")[1].startswith("█") or cells(screen, "platform-all-apis")[1] == "█" * 12
+        # each bar is its row's share of the biggest total, read from the Tokens column
+        tokens = {r.key: int(r.cells[2].replace(",", "")) for r in screen.table.model.rows()}
+        biggest = max(tokens.values())
+        assert tokens["platform-all-apis"] == biggest and tokens["support-bot-prod"] < biggest
+        assert cells(screen, "platform-all-apis")[1] == "█" * 12
+        assert cells(screen, "support-bot-prod")[1] == share_bar(tokens["support-bot-prod"], biggest)
         await pilot.press("b")
         await wait_until(pilot, lambda: any(r.key == "premium" for r in screen.table.model.rows()), timeout=20,
                          what="grouping by product")
