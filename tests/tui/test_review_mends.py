@@ -140,3 +140,27 @@ async def test_backends_stops_reading_while_covered_and_reads_again_on_return(sa
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is backends and reads[0] >= covered + 3, timeout=20,
                          what="reading again (and refreshing) once shown")
+
+
+async def test_auth_reload_keeps_the_cursor_on_its_api(sandbox, monkeypatch):
+    from aiconsole.tui.screens.auth import PostureScreen
+    from tests.tui.helpers import has_rows
+
+    loads = count_calls(monkeypatch, PostureScreen, "on_posture_screen_loaded")
+    app = sandbox_app(sandbox, "auth")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: has_rows(app.screen, PostureScreen), timeout=20, what=":auth")
+        screen = app.screen
+        table = screen.table
+        assert len(table.model) > 3
+        for _ in range(3):
+            await pilot.press("down")
+        chosen = table.cursor_key
+        await wait_until(pilot, lambda: chosen in str(screen.query_one("#posture-detail").render()),
+                         what="the chosen API's detail")
+        before = loads[0]
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: loads[0] > before, timeout=20, what="the reload")
+        await pilot.pause()
+        assert table.cursor_key == chosen and table.cursor == 3
+        assert chosen in str(screen.query_one("#posture-detail").render())

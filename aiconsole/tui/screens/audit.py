@@ -97,8 +97,7 @@ class AuditScreen(ConsoleScreen):
 
     def on_audit_screen_loaded(self, message: Loaded) -> None:
         table = self.table
-        table.clear()
-        table.add_rows(message.rows)
+        table.replace_rows(message.rows)
         table.set_sort(0, reverse=True)
         table.placeholder = "no writes recorded on this machine yet"
         self.mark_updated()

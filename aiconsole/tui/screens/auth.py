@@ -71,8 +71,7 @@ class PostureScreen(ConsoleScreen):
             self.app.show_error(message.error, "Cannot assess the APIs")
             self.set_status("load failed")
             return
-        table.clear()
-        table.add_rows(message.rows)
+        table.replace_rows(message.rows)
         table.placeholder = "no APIs in this service"
         self.mark_updated()
         counts = {v: sum(1 for r in message.rows if r.data.verdict == v) for v in ("fail", "warn", "ok")}

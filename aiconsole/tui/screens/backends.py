@@ -107,14 +107,7 @@ class BackendsScreen(ConsoleScreen):
             self.app.show_error(message.error, "Cannot list backends")
             self.set_status("load failed")
             return
-        fresh = {row.key for row in message.rows}
-        for key in [r.key for r in table.model.rows() if r.key not in fresh]:
-            table.remove_row(key)
-        for row in message.rows:
-            if row.key in table.model:
-                table.update_row(row)
-            else:
-                table.add_rows([row])
+        table.replace_rows(message.rows)
         table.placeholder = "no backends in this service"
         self.mark_updated()
         rows = message.report.rows

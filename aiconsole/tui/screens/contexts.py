@@ -93,8 +93,7 @@ class ContextsScreen(ConsoleScreen):
             table.placeholder = "the config file could not be read"
             self.app.show_error(message.error, "Cannot read the profiles")
             return
-        table.clear()
-        table.add_rows(message.rows)
+        table.replace_rows(message.rows)
         table.placeholder = "no profiles yet: add one with `aiconsole profile add`"
         self.set_status(f"{len(message.rows)} profiles · ● in use · enter switch · u switch and remember")
         self.mark_updated()

@@ -78,8 +78,7 @@ class EffectiveChainScreen(LimitWriteFlow, ConsoleScreen):
             self.app.show_error(message.error, f"Cannot read the limits of {self.subscription}")
             return
         chain = message.chain
-        table.clear()
-        table.add_rows([chain_row(link, chain.now, i) for i, link in enumerate(chain.links)])
+        table.replace_rows([chain_row(link, chain.now, i) for i, link in enumerate(chain.links)])
         table.placeholder = "no limit applies to this subscription"
         self.mark_updated()
         binding = chain.binding

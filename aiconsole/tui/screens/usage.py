@@ -46,6 +46,7 @@ class UsageScreen(ConsoleScreen):
         super().__init__()
         self.by = by
         self.period = period
+        self._shown_by: str | None = None  # the grouping the table holds
 
     @classmethod
     def from_command(cls, argument: str = "") -> "UsageScreen":
@@ -110,8 +111,10 @@ class UsageScreen(ConsoleScreen):
             self.app.show_error(message.error, "Cannot read usage")
             self.set_status(f"{self._label()} · load failed")
             return
-        table.clear()
-        table.add_rows(message.rows)
+        if message.report.by != self._shown_by:  # other groups, other rows: start from the top
+            table.clear()
+            self._shown_by = message.report.by
+        table.replace_rows(message.rows)  # same grouping: the cursor stays on its row
         table.placeholder = "no token usage in this period"
         self.mark_updated()
         t = message.report.totals
