@@ -123,7 +123,10 @@ def test_no_snapshot_contains_key_material():
     folder = SNAPSHOTS / "test_screens"
     if not folder.is_dir():
         pytest.skip("no baselines yet: run with --snapshot-update")
-    for svg in folder.glob("*.svg"):
+    svgs = sorted(folder.glob("*.svg"))
+    assert svgs, f"no SVG baselines in {folder}"
+    assert len(keys) == 120  # 60 subscriptions, two keys each
+    for svg in svgs:
         text = svg.read_text(encoding="utf-8")
         for key in keys:
             assert key not in text, svg.name
