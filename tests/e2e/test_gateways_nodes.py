@@ -178,8 +178,10 @@ def test_nodes_and_metrics_come_from_a_self_hosted_profile(capsys, minting, node
     assert row["metrics"] is not None and row["metrics"]["requests_total"] >= 0
     assert row["metrics"]["requests_per_min"] is None  # one scrape: counters only
     code, rows, err = run("gateways", "list", "--rate-window", "0.5")
+    assert code == 0, err
     metrics = next(r for r in rows if r["name"] == GW)["metrics"]
     assert metrics["requests_per_min"] is not None and metrics["error_rate"] is not None
     # The parent profile knows its self-hosted children's nodes too.
     code, rows, err = run("--profile", "lab", "gateways", "list")
+    assert code == 0, err
     assert next(r for r in rows if r["name"] == GW)["nodes"][0]["healthy"] is True
