@@ -164,3 +164,31 @@ async def test_auth_reload_keeps_the_cursor_on_its_api(sandbox, monkeypatch):
         await pilot.pause()
         assert table.cursor_key == chosen and table.cursor == 3
         assert chosen in str(screen.query_one("#posture-detail").render())
+
+
+# --------------------------------------------------------------------------- memory
+
+
+async def test_leaving_subscriptions_gives_its_rows_back_to_the_collector():
+    """The subscriptions screen moves loaded rows out of the collector's reach (``gc.freeze``) while
+    it shows them; once it is gone they must be collectable again, or every visit leaks them."""
+    import gc
+
+    from aiconsole.tui.screens.contexts import ContextsScreen
+    from aiconsole.tui.screens.subscriptions import SubscriptionsScreen
+    from tests.tui.helpers import has_rows
+
+    gc.unfreeze()
+    app = make_app(FakePort(30), start_command="ctx")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, ContextsScreen), what=":ctx")
+        app.run_command("subs")
+        await wait_until(pilot, lambda: has_rows(app.screen, SubscriptionsScreen)
+                         and app.screen.loading_pages is None, what="subscriptions loaded")
+        subs = app.screen
+        assert len(subs.table.model) == 30
+        assert gc.get_freeze_count() > 0  # the rows are held out of the collector's reach
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, ContextsScreen) and not subs.is_attached,
+                         what="back on :ctx")
+        assert gc.get_freeze_count() == 0, "the closed screen's rows stay frozen"

@@ -69,6 +69,10 @@ class SubscriptionsScreen(LifecycleActions):
         self._update_status()
         self.action_reload()
 
+    def on_unmount(self) -> None:
+        # The rows leave with the screen (esc, :ctx, quit): let the collector reach them again.
+        release_long_lived()
+
     # -- loading ---------------------------------------------------------------------------
     def action_reload(self) -> None:
         release_long_lived()
