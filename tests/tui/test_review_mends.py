@@ -12,7 +12,7 @@ import aiconsole.tui.screens.top as top_module
 from aiconsole.telemetry.port import SeriesKey, TrafficSnapshot, Usage
 from aiconsole.tui.screens.top import TopScreen
 from tests.tui.fakes import FakePort
-from tests.tui.helpers import fake_connection, make_app, wait_until
+from tests.tui.helpers import fake_connection, make_app, showing, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -192,3 +192,53 @@ async def test_leaving_subscriptions_gives_its_rows_back_to_the_collector():
         await wait_until(pilot, lambda: isinstance(app.screen, ContextsScreen) and not subs.is_attached,
                          what="back on :ctx")
         assert gc.get_freeze_count() == 0, "the closed screen's rows stay frozen"
+
+
+# --------------------------------------------------------------------------- owner search
+
+
+class DirectoryPort(FakePort):
+    """A fake service with users, counting every user search that reaches it."""
+
+    def __init__(self) -> None:
+        super().__init__(5)
+        self.user_searches: list[str | None] = []
+
+    def list_users(self, *, odata_filter=None):
+        from aiconsole.domain.models import User
+
+        self.user_searches.append(odata_filter)
+        return [User(name="alice", first_name="Alice", last_name="Ng", email="alice@contoso.com"),
+                User(name="bob", first_name="Bob", last_name="Ruiz", email="bob@contoso.com")]
+
+    def list_products(self):
+        return []
+
+    def list_apis(self):
+        return []
+
+
+async def test_typing_an_owner_name_searches_once(monkeypatch):
+    from textual.widgets import Input, OptionList
+
+    import aiconsole.tui.screens.issue as issue
+    from aiconsole.tui.screens.issue import CreateSubscriptionScreen
+
+    # A pause longer than a loaded test machine takes between two keys of one word.
+    monkeypatch.setattr(issue, "OWNER_SEARCH_DELAY", 1.0)
+
+    port = DirectoryPort()
+    app = make_app(port, start_command="ctx")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.push_screen(CreateSubscriptionScreen())
+        await wait_until(pilot, lambda: showing(app, CreateSubscriptionScreen)
+                         and app.screen.query_one("#create-owner", OptionList).option_count == 2,
+                         what="the owner list")
+        assert port.user_searches == [None]  # everyone, on opening
+        form = app.screen
+        form.query_one("#create-owner-search", Input).focus()
+        await pilot.press(*"alice")
+        owners = form.query_one("#create-owner", OptionList)
+        await wait_until(pilot, lambda: owners.option_count == 1, what="the search for alice")
+        assert "alice@contoso.com" in str(owners.get_option_at_index(0).prompt)
+        assert len(port.user_searches) == 2 and "'alice'" in port.user_searches[1], port.user_searches

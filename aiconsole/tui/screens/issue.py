@@ -41,6 +41,10 @@ MODAL_CSS = """
 """
 
 
+#: seconds the owner search waits for typing to pause before it asks the management API
+OWNER_SEARCH_DELAY = 0.3
+
+
 def _css(cls: str) -> str:
     return MODAL_CSS.format(cls=cls)
 
@@ -82,6 +86,7 @@ class CreateSubscriptionScreen(ModalScreen["Subscription | None"]):
         super().__init__()
         self.scopes: list[tuple[str, str]] = []  # (value, label)
         self.users: list[tuple[str, str]] = []
+        self._owner_timer = None
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -162,7 +167,15 @@ class CreateSubscriptionScreen(ModalScreen["Subscription | None"]):
         if event.input.id == "create-scope-search":
             self._fill("#create-scope", self.scopes, event.value)
         elif event.input.id == "create-owner-search":
-            self.search_owners(event.value)
+            # One request when the typing pauses, not one per keystroke.
+            if self._owner_timer is not None:
+                self._owner_timer.stop()
+            self._owner_timer = self.set_timer(OWNER_SEARCH_DELAY, lambda: self._search_owners_now(event.value),
+                                               name="owner-search")
+
+    def _search_owners_now(self, text: str) -> None:
+        self._owner_timer = None
+        self.search_owners(text)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
