@@ -127,7 +127,11 @@ async def test_a_sandbox_that_goes_away_is_one_sentence_and_f5_retries():
                 return [n for n in app._notifications if n.severity == "error"]
 
             await wait_until(pilot, lambda: bool(errors()), what="the error notification")
-            await pilot.pause(0.2)
+            # every worker has finished (nothing left that could report a second error), and the
+            # messages they posted have been handled
+            await wait_until(pilot, lambda: all(w.is_finished for w in app.workers), timeout=30,
+                             what="the workers to finish")
+            await pilot.pause()
             errors = errors()
             assert len(errors) == 1
             assert "Traceback" not in errors[0].message

@@ -156,7 +156,11 @@ async def test_rows_update_in_place_and_keep_the_cursor(feed):
         await pilot.press("down", "down")
         key = table.cursor_key
         order = [r.key for r in table.model.rows()]
-        await pilot.pause(0.2)
+        # settled before counting: a poll finished after the key presses and the table has
+        # painted every change it was given
+        polls = screen.polls
+        await wait_until(pilot, lambda: screen.polls > polls and not table._sync_pending
+                         and table.model.revision == table._synced_revision, what="a settled table")
         full, cells = table.full_repaints, table.cell_repaints
         feed.script = [seeded_snapshot(scale=2.0)]
         calls = feed.calls
