@@ -48,7 +48,7 @@ def build_triage(app: Any, source: str | None) -> Any:
     from aiconsole.telemetry.select import build_source
 
     ctx = app.hub.context()
-    return TriageService.for_context(build_source(app.connection, source, now=ctx.now), ctx)
+    return TriageService.for_context(build_source(app.connection, source, now=ctx.now), ctx, connection=app.connection)
 
 
 class LiveFeed:
