@@ -7,7 +7,8 @@ and waits. Keyword options become flags: ``subscriptions=250`` → ``--subscript
 
 The ``sandbox`` fixture (module scope) starts one with the defaults for a whole test module;
 ``sandbox_session`` shares one across the session. Also: ``sdk_client(info)`` builds the real
-``ApiManagementClient`` against a sandbox with a static token and plain HTTP for loopback only.
+``ApiManagementClient`` against a sandbox with a static token and plain HTTP for loopback only,
+and ``set_faults(info, **values)`` switches the sandbox's faults at run time.
 """
 
 from __future__ import annotations
@@ -108,6 +109,19 @@ def sandbox_session():
     info, stop = start_sandbox(seed=1, subscriptions=200)
     yield info
     stop()
+
+
+NO_FAULTS = dict(latency_ms=0, error_rate=0.0, arm_throttle_rate=0.0, retry_after_seconds=1, drop_rate=0.0,
+                 drop_response_rate=0.0)
+
+
+def set_faults(info: dict[str, Any], **values: Any) -> None:
+    """Switch faults at run time (``POST /_sandbox/faults``: never itself faulted). Every knob not
+    named is reset to ``NO_FAULTS``, so ``set_faults(info)`` ends every fault."""
+    import httpx
+
+    httpx.post(info["management_url"] + "/_sandbox/faults", json={**NO_FAULTS, **values},
+               timeout=10).raise_for_status()
 
 
 def sdk_client(info: dict[str, Any], **kwargs: Any):

@@ -11,12 +11,11 @@ import os
 import subprocess
 import sys
 
-import httpx
 import pytest
 
 from aiconsole.domain.secrets import fingerprint
 from tests.e2e.cli import run
-from tests.sandbox_fixture import sdk_client, start_sandbox
+from tests.sandbox_fixture import sdk_client, set_faults, start_sandbox
 
 N = 40
 
@@ -40,11 +39,6 @@ def sandbox():
         list(pool.map(create, range(N)))
     yield info
     stop()
-
-
-def faults(sandbox, **values):
-    r = httpx.post(f"{sandbox['management_url']}/_sandbox/faults", json=values, timeout=10)
-    assert r.status_code == 200, r.text
 
 
 def all_fps(sandbox):
@@ -79,20 +73,20 @@ def test_dry_run_lists_what_would_change_and_changes_nothing(capsys, sandbox):
 
 def test_bulk_rotation_under_429s_killed_and_resumed_does_each_item_once(capsys, sandbox):
     start = all_fps(sandbox)
-    faults(sandbox, arm_throttle_rate=0.3, retry_after_seconds=0)
+    set_faults(sandbox, arm_throttle_rate=0.3, retry_after_seconds=0)
     try:
         argv = [sys.executable, "-m", "aiconsole", "--sandbox", sandbox["management_url"], "-o", "json",
                 "keys", "rotate", "--filter", "name~bulk-team", "--slot", "secondary", "--yes"]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=120,
                               env={**os.environ, "AICONSOLE_TEST_KILL_AT": "bulk_after:15"})
         assert proc.returncode == -9, proc.stderr
-        faults(sandbox, arm_throttle_rate=0.0)
+        set_faults(sandbox)
         at_kill = all_fps(sandbox)
-        faults(sandbox, arm_throttle_rate=0.3, retry_after_seconds=0)
+        set_faults(sandbox, arm_throttle_rate=0.3, retry_after_seconds=0)
         code, results, err = run(capsys, sandbox, "keys", "rotate", "--filter", "name~bulk-team", "--slot",
                                  "secondary", "--yes")
     finally:
-        faults(sandbox, arm_throttle_rate=0.0)
+        set_faults(sandbox)
     assert code == 0, err
     assert len(results) == N and {r["result"] for r in results} == {"ok"}
     # Results logged before the kill are taken as they are ("resumed"). The kill comes after the 15th
@@ -121,7 +115,7 @@ def test_bulk_rotation_under_429s_killed_and_resumed_does_each_item_once(capsys,
 
 
 def test_bulk_state_change_under_429s(capsys, sandbox):
-    faults(sandbox, arm_throttle_rate=0.3, retry_after_seconds=0)
+    set_faults(sandbox, arm_throttle_rate=0.3, retry_after_seconds=0)
     try:
         code, rows, _ = run(capsys, sandbox, "subs", "set", "--filter", "name~bulk-team,state:active",
                             "--state", "suspended", "--dry-run")
@@ -129,7 +123,7 @@ def test_bulk_state_change_under_429s(capsys, sandbox):
         code, results, err = run(capsys, sandbox, "subs", "set", "--filter", "name~bulk-team,state:active",
                                  "--state", "suspended", "--comment", "bulk", "--yes")
     finally:
-        faults(sandbox, arm_throttle_rate=0.0)
+        set_faults(sandbox)
     assert code == 0, err
     assert len(results) == N and {r["result"] for r in results} == {"ok"}
     assert {r["state_after"] for r in results} == {"suspended"}

@@ -6,11 +6,10 @@ The adapter fetches the first page, then up to 8 pages at once; ARM 429s (with R
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from aiconsole.backends.connect import sandbox_connection
-from tests.sandbox_fixture import start_sandbox
+from tests.sandbox_fixture import set_faults, start_sandbox
 
 N = 1234
 
@@ -20,10 +19,6 @@ def sandbox():
     info, stop = start_sandbox(subscriptions=N, seed=4, traffic=False)
     yield info
     stop()
-
-
-def faults(sandbox, **settings) -> None:
-    httpx.post(f"{sandbox['management_url']}/_sandbox/faults", json=settings).raise_for_status()
 
 
 def names(backend, **kw) -> list[str]:
@@ -41,11 +36,11 @@ def test_parallel_and_sequential_walks_agree(sandbox):
 def test_every_item_exactly_once_under_throttling_errors_and_latency(sandbox):
     backend = sandbox_connection(sandbox["management_url"]).backend()
     expected = set(names(backend, concurrency=1))
-    faults(sandbox, arm_throttle_rate=0.2, retry_after_seconds=1, error_rate=0.05, latency_ms=10)
+    set_faults(sandbox, arm_throttle_rate=0.2, retry_after_seconds=1, error_rate=0.05, latency_ms=10)
     try:
         got = names(backend, concurrency=8)
     finally:
-        faults(sandbox, arm_throttle_rate=0.0, error_rate=0.0, latency_ms=0)
+        set_faults(sandbox)
     assert len(got) == len(set(got)) == N
     assert set(got) == expected
 

@@ -7,16 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
+from tests.sandbox_fixture import NO_FAULTS, set_faults
 
-NO_FAULTS = dict(latency_ms=0, error_rate=0.0, arm_throttle_rate=0.0, retry_after_seconds=1, drop_rate=0.0,
-                 drop_response_rate=0.0)
-
-
-def set_faults(info: dict[str, Any], **values: Any) -> None:
-    """Switch faults at run time (``POST /_sandbox/faults``: never itself faulted)."""
-    httpx.post(info["management_url"] + "/_sandbox/faults", json={**NO_FAULTS, **values},
-               timeout=10).raise_for_status()
+__all__ = ["NO_FAULTS", "journal", "set_faults"]
 
 
 def journal(home: Path) -> list[dict[str, Any]]:

@@ -11,11 +11,10 @@ import json
 import time
 from datetime import datetime
 
-import httpx
 import pytest
 
 from tests.hardening.conftest import run_cli_inproc
-from tests.sandbox_fixture import ROOT, sdk_client, start_sandbox
+from tests.sandbox_fixture import ROOT, sdk_client, set_faults, start_sandbox
 
 
 @pytest.fixture(scope="module")
@@ -23,10 +22,6 @@ def sandbox():
     info, stop = start_sandbox(seed=11, subscriptions=20, traffic=False)
     yield info
     stop()
-
-
-def _faults(info, **values) -> None:
-    httpx.post(info["management_url"] + "/_sandbox/faults", json=values, timeout=10).raise_for_status()
 
 
 SECRET_FIELDS = ("key", "token", "value", "auth")
@@ -95,12 +90,12 @@ def test_a_full_session_leaks_no_key_or_token(sandbox, tmp_path, short_backoff):
     run("-o", "json", "gateways", "token", "gw-seattle-edge", "--yes")
     run("-o", "table", "gateways", "token", "gw-seattle-edge", "--slot", "secondary", "--yes")
     # errors in the middle: a 500 storm on a write, then an unknown id, then a refused write
-    _faults(sandbox, error_rate=1.0)
+    set_faults(sandbox, error_rate=1.0)
     try:
         run("-o", "json", "keys", "rotate", "sec-1", "--slot", "secondary", "--yes", expect=1)
         run("-o", "json", "gateways", "token", "gw-frankfurt-onprem", "--reveal", "--yes", expect=1)
     finally:
-        _faults(sandbox, error_rate=0.0)
+        set_faults(sandbox)
     run("-o", "json", "keys", "show", "no-such-sub", "--reveal", expect=1)
     run("-o", "json", "keys", "rotate", "sec-1", "--slot", "secondary", expect=3)
     run("-o", "json", "gateways", "regenerate-key", "gw-seattle-edge", "--slot", "secondary", "--yes")
