@@ -24,6 +24,7 @@ gateway reports it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -68,6 +69,23 @@ class PrometheusSlotUsage:
             raise ConnectionFailedError(f"Could not read key-slot metrics from {self.url} ({type(exc).__name__}).",
                                         "Check the metrics URL, or give --in-use and confirm by hand.") from None
         return slot_counts(text_string_to_metric_families(response.text), sid, metric=self.metric)
+
+
+SLOT_METRICS_ENV = "AICONSOLE_SLOT_METRICS_URL"
+
+
+def slot_usage_for(connection, url: str | None = None) -> PrometheusSlotUsage | None:
+    """Where per-slot call counts come from, for the CLI and the console alike: ``url`` (the
+    CLI's ``--slot-metrics``), else ``AICONSOLE_SLOT_METRICS_URL``, else the sandbox's Prometheus
+    endpoint (``metrics_url``, or ``prometheus_url`` with ``/metrics`` added); None when nothing
+    reports them."""
+    url = url or os.environ.get(SLOT_METRICS_ENV)
+    if not url:
+        info = getattr(connection, "sandbox_info", None) or {}
+        url = info.get("metrics_url") or info.get("prometheus_url")
+        if url and not url.rstrip("/").endswith("metrics"):
+            url = url.rstrip("/") + "/metrics"
+    return PrometheusSlotUsage(url) if url else None
 
 
 def slot_counts(families, sid: str, *, metric: str | None = None) -> dict[str, float]:

@@ -117,15 +117,9 @@ def run_rotate(ctx) -> int:
 
 def _slot_usage(ctx):
     """Where per-slot call counts come from: --slot-metrics, or the sandbox's Prometheus endpoint."""
-    from aiconsole.services.slot_usage import PrometheusSlotUsage
+    from aiconsole.services.slot_usage import slot_usage_for
 
-    url = ctx.args.slot_metrics
-    if not url:
-        info = getattr(ctx.connection, "sandbox_info", None) or {}
-        url = info.get("metrics_url") or info.get("prometheus_url")
-        if url and not url.rstrip("/").endswith("metrics"):
-            url = url.rstrip("/") + "/metrics"
-    return PrometheusSlotUsage(url) if url else None
+    return slot_usage_for(ctx.connection, ctx.args.slot_metrics)
 
 
 def _say(text: str) -> None:

@@ -10,7 +10,6 @@ regenerates the old slot.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -34,14 +33,10 @@ SLOTS: tuple[Slot, ...] = ("primary", "secondary")
 
 
 def slot_usage_for(app):
-    """The per-slot counter source for this connection, or None when nothing reports it."""
-    from aiconsole.services.slot_usage import PrometheusSlotUsage
+    """The per-slot counter source for this connection (as the CLI finds it), or None."""
+    from aiconsole.services.slot_usage import slot_usage_for as for_connection
 
-    url = os.environ.get("AICONSOLE_SLOT_METRICS_URL")
-    if not url:
-        info = getattr(app.connection, "sandbox_info", None) or {}
-        url = info.get("metrics_url")
-    return PrometheusSlotUsage(url) if url else None
+    return for_connection(app.connection)
 
 
 class SlotPanel(Static):
