@@ -89,18 +89,28 @@ class BackendsService:
         self.reader = reader
 
     def api_routes(self) -> dict[str, list[str]]:
-        """API → the backend ids its effective policy (global → API, honouring ``<base />``) names."""
+        """API → the backend ids its effective policies name: the API's chain (global → API,
+        honouring ``<base />``) and each operation's own (which may replace it)."""
         from concurrent.futures import ThreadPoolExecutor
 
         from aiconsole.domain.models import PolicyScope
-        from aiconsole.services.posture import _load, backend_auth, chain
+        from aiconsole.services.posture import backend_auth, chain, operation_chain, read_documents
 
         b = self.ctx.backend
         apis = [a.name for a in b.list_apis()]
-        scopes = [PolicyScope(kind="global")] + [PolicyScope(kind="api", api=a) for a in apis]
         with ThreadPoolExecutor(8, thread_name_prefix="apim-routes") as pool:
-            docs = list(pool.map(lambda sc: _load(b.get_policy(sc, fmt="xml")), scopes))
-        return {api: backend_auth(chain(docs[0], doc))[2] for api, doc in zip(apis, docs[1:])}
+            operations = dict(zip(apis, pool.map(lambda a: [o.name for o in b.list_operations(a)], apis)))
+            scopes = [PolicyScope(kind="global")] + [PolicyScope(kind="api", api=a) for a in apis] \
+                + [PolicyScope(kind="operation", api=a, operation=o) for a in apis for o in operations[a]]
+            docs = read_documents(b, scopes, pool)
+        routes = {}
+        for api in apis:
+            run = chain(docs.get("global"), docs.get(f"api:{api}"))
+            own = [d for o in operations[api]
+                   if (d := docs.get(PolicyScope(kind="operation", api=api, operation=o).label))]
+            chains = [run, *(operation_chain(run, d) for d in own)]
+            routes[api] = list(dict.fromkeys(bid for c in chains for bid in backend_auth(c)[2]))
+        return routes
 
     def report(self, routes: dict[str, list[str]] | None = None) -> BackendsReport:
         """Every backend with its pools, health and the APIs routed to it (``routes`` from

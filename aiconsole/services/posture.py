@@ -105,7 +105,7 @@ class _Doc:
     has_base: bool
 
 
-def _load(pd: PolicyDocument | None) -> _Doc | None:
+def load_document(pd: PolicyDocument | None) -> _Doc | None:
     if pd is None:
         return None
     try:
@@ -114,6 +114,12 @@ def _load(pd: PolicyDocument | None) -> _Doc | None:
         return None
     has_base = any(el.name == "base" and (doc.section_of(el) or el).name == "inbound" for el in doc.iter())
     return _Doc(pd.scope.label, doc, has_base)
+
+
+def read_documents(backend: Any, scopes: list[PolicyScope], pool: ThreadPoolExecutor) -> dict[str, _Doc | None]:
+    """Each scope's policy, read concurrently on ``pool`` and parsed once, by scope label."""
+    return dict(zip([s.label for s in scopes], pool.map(lambda s: load_document(backend.get_policy(s, fmt="xml")),
+                                                         scopes)))
 
 
 def _inbound(d: _Doc) -> list[Element]:
@@ -382,7 +388,7 @@ class PostureService:
             scopes = [PolicyScope(kind="global")] + [PolicyScope(kind="product", product=p.name) for p in products] \
                 + [PolicyScope(kind="api", api=a.name) for a in apis] \
                 + [PolicyScope(kind="operation", api=a.name, operation=o) for a in apis for o in operations[a.name]]
-            docs = dict(zip([s.label for s in scopes], pool.map(lambda s: _load(b.get_policy(s, fmt="xml")), scopes)))
+            docs = read_documents(b, scopes, pool)
             named = {nv.name: nv for nv in f_named.result()}
             backends = {x.name.lower(): x for x in f_backends.result()}
         out = []

@@ -6,13 +6,13 @@ from aiconsole.domain.gateway_config import BackendInfo, NamedValueInfo
 from aiconsole.domain.models import Api, PolicyDocument, PolicyScope
 from aiconsole.services.posture import (
     ApiPosture,
-    _load,
     assess_backend,
     assess_jwt,
     assess_layers,
     assess_subscription,
     chain,
     jwt_rules,
+    load_document,
     merge_operations,
     operation_chain,
 )
@@ -20,7 +20,7 @@ from aiconsole.services.posture import (
 
 def doc(inbound: str, scope: str = "api:a", base: bool = True) -> object:
     text = f"<policies><inbound>{'<base />' if base else ''}{inbound}</inbound><backend><base /></backend></policies>"
-    return _load(PolicyDocument(scope=PolicyScope.parse(scope), xml=text))
+    return load_document(PolicyDocument(scope=PolicyScope.parse(scope), xml=text))
 
 
 API = Api(name="a", subscription_required=True, subscription_key_header="api-key", subscription_key_query="subscription-key")
