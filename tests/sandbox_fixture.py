@@ -8,7 +8,8 @@ and waits. Keyword options become flags: ``subscriptions=250`` → ``--subscript
 The ``sandbox`` fixture (module scope) starts one with the defaults for a whole test module;
 ``sandbox_session`` shares one across the session. Also: ``sdk_client(info)`` builds the real
 ``ApiManagementClient`` against a sandbox with a static token and plain HTTP for loopback only,
-and ``set_faults(info, **values)`` switches the sandbox's faults at run time.
+``set_faults(info, **values)`` switches the sandbox's faults at run time and
+``sandbox_clock(info, ...)`` reads or moves its clock.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,16 @@ def set_faults(info: dict[str, Any], **values: Any) -> None:
 
     httpx.post(info["management_url"] + "/_sandbox/faults", json={**NO_FAULTS, **values},
                timeout=10).raise_for_status()
+
+
+def sandbox_clock(info: dict[str, Any], **body: Any) -> datetime:
+    """The sandbox's clock (``POST /_sandbox/clock``), after moving it if asked: ``set=ISO`` or
+    ``advance_seconds=N``. Returns the sandbox's now as an aware datetime."""
+    import httpx
+
+    r = httpx.post(info["management_url"] + "/_sandbox/clock", json=body, timeout=10)
+    r.raise_for_status()
+    return datetime.fromisoformat(r.json()["now"].replace("Z", "+00:00"))
 
 
 def sdk_client(info: dict[str, Any], **kwargs: Any):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta, timezone
 
 import httpx
 import pytest
@@ -16,7 +16,7 @@ from azure.mgmt.apimanagement import models as m
 
 from aiconsole.backends.connect import sandbox_connection
 from aiconsole.cli.main import main
-from tests.sandbox_fixture import sdk_client, start_sandbox
+from tests.sandbox_fixture import sandbox_clock, sdk_client, start_sandbox
 
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 200}  # ~309 tokens
 
@@ -26,12 +26,6 @@ def sandbox():
     info, stop = start_sandbox(subscriptions=12, seed=7, traffic=False)
     yield info
     stop()
-
-
-def clock(sandbox, **body) -> datetime:
-    r = httpx.post(f"{sandbox['management_url']}/_sandbox/clock", json=body)
-    r.raise_for_status()
-    return datetime.fromisoformat(r.json()["now"].replace("Z", "+00:00"))
 
 
 def backends(sandbox) -> dict[str, dict]:
@@ -58,8 +52,8 @@ def test_list_shows_pools_members_and_breaker_rules(sandbox):
 
 def test_breaker_trips_fails_over_and_recovers(sandbox):
     key = sandbox_connection(sandbox["management_url"]).backend().list_secrets("platform-all-apis").primary_key
-    now = clock(sandbox)
-    clock(sandbox, set=(now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1)).isoformat())
+    now = sandbox_clock(sandbox)
+    sandbox_clock(sandbox, set=(now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1)).isoformat())
     url = f"{sandbox['gateway_url']}/chat/chat/completions"
 
     def call() -> int:
@@ -82,7 +76,7 @@ def test_breaker_trips_fails_over_and_recovers(sandbox):
     assert [r.info.name for r in report.saturated("chat-pool")] == ["aoai-westeurope-ptu"]
     assert report.saturated("azure-openai") == []
 
-    clock(sandbox, advance_seconds=61)  # Retry-After honoured: the breaker closes, a new minute starts
+    sandbox_clock(sandbox, advance_seconds=61)  # Retry-After honoured: the breaker closes, a new minute starts
     assert call() == 200
     rows = backends(sandbox)
     ptu = rows["aoai-westeurope-ptu"]
@@ -152,7 +146,7 @@ def test_demo_traffic_trips_the_breaker_fails_over_and_it_recovers():
              .get("200", 0) > paygo_before, "the pool to fail over to pay-as-you-go")
         served = tripped["health"]["responses"].get("200", 0)
         trips = tripped["health"]["trips"]
-        clock(info, advance_seconds=61)  # past Retry-After: the breaker closes, a new capacity minute starts
+        sandbox_clock(info, advance_seconds=61)  # past Retry-After: the breaker closes, a new capacity minute starts
         again = poll(lambda r: r["health"]["trips"] > trips and r["health"]["responses"].get("200", 0) > served,
                      "the breaker to close, serve and trip again")
         assert again["state"] == "tripped"

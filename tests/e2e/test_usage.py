@@ -18,7 +18,7 @@ import pytest
 from aiconsole.backends.connect import sandbox_connection
 from aiconsole.cli.main import main
 from aiconsole.telemetry.prometheus import parse_exposition
-from tests.sandbox_fixture import start_sandbox
+from tests.sandbox_fixture import sandbox_clock, start_sandbox
 
 SUBS = ("support-bot-prod", "platform-all-apis")
 
@@ -28,14 +28,6 @@ def sandbox():
     info, stop = start_sandbox(subscriptions=12, seed=9, traffic=False)
     yield info
     stop()
-
-
-def clock(info, **body):
-    from datetime import datetime
-
-    r = httpx.post(f"{info['management_url']}/_sandbox/clock", json=body)
-    r.raise_for_status()
-    return datetime.fromisoformat(r.json()["now"].replace("Z", "+00:00"))
 
 
 def send(info, keys, n):
@@ -67,13 +59,13 @@ def usage(info, *args):
 def test_window_totals_equal_the_gateway_counters(sandbox):
     backend = sandbox_connection(sandbox["management_url"]).backend()
     keys = {sid: backend.list_secrets(sid).primary_key.get_secret_value() for sid in SUBS}
-    t0 = clock(sandbox)
+    t0 = sandbox_clock(sandbox)
     send(sandbox, keys, 3)
     first = counted(sandbox)
-    t1 = clock(sandbox, advance_seconds=7200)
+    t1 = sandbox_clock(sandbox, advance_seconds=7200)
     send(sandbox, keys, 2)
     both = counted(sandbox)
-    t2 = clock(sandbox)
+    t2 = sandbox_clock(sandbox)
 
     def window(start, end):
         data = json.loads(usage(sandbox, "usage", "--from", start.isoformat(), "--to", end.isoformat(),
@@ -91,7 +83,7 @@ def test_window_totals_equal_the_gateway_counters(sandbox):
 
 
 def test_by_product_with_a_price_as_csv(sandbox):
-    now = clock(sandbox)
+    now = sandbox_clock(sandbox)
     text = usage(sandbox, "usage", "--from", (now - timedelta(hours=6)).isoformat(), "--to",
                  (now + timedelta(minutes=1)).isoformat(), "--by", "product", "--price", "premium=2", "-o", "csv")
     rows = {r["key"]: r for r in csv.DictReader(io.StringIO(text))}
@@ -112,8 +104,8 @@ def refusal_counters(info) -> dict[str, float]:
 def test_refused_requests_per_subscription_equal_the_gateway_counters(sandbox):
     backend = sandbox_connection(sandbox["management_url"]).backend()
     pool_key = backend.list_secrets("platform-all-apis").primary_key.get_secret_value()
-    now = clock(sandbox, advance_seconds=3600)
-    start = clock(sandbox, set=(now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1)).isoformat())
+    now = sandbox_clock(sandbox, advance_seconds=3600)
+    start = sandbox_clock(sandbox, set=(now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1)).isoformat())
     before = refusal_counters(sandbox)
     # The PTU deployment behind /chat serves one such request a minute and answers the next with its own 429.
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 200}

@@ -7,7 +7,7 @@ tests run in file order: tripped first, recovered after, snapshots last.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -18,7 +18,7 @@ from aiconsole.tui.clock import FrozenClock
 from aiconsole.tui.screens.auth import PostureScreen
 from aiconsole.tui.screens.backends import BackendsScreen
 from aiconsole.tui.screens.usage import UsageScreen
-from tests.sandbox_fixture import start_sandbox
+from tests.sandbox_fixture import sandbox_clock, start_sandbox
 from tests.tui.helpers import has_rows, wait_until
 
 pytestmark = pytest.mark.anyio
@@ -38,18 +38,12 @@ def sandbox():
         assert r.status_code == 200
     info["pool_key"] = keys["platform-all-apis"]
     # Saturate the PTU deployment within one sandbox minute: 1 served, 1 refused (429), tripped.
-    now = datetime.fromisoformat(clock(info).replace("Z", "+00:00"))
-    clock(info, set=(now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1)).isoformat())
+    now = sandbox_clock(info)
+    sandbox_clock(info, set=(now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1)).isoformat())
     info["pool_statuses"] = [httpx.post(f"{info['gateway_url']}/chat/chat/completions", json=POOL_BODY,
                                         headers={"api-key": info["pool_key"]}).status_code for _ in range(8)]
     yield info
     stop()
-
-
-def clock(sandbox, **body) -> str:
-    r = httpx.post(f"{sandbox['management_url']}/_sandbox/clock", json=body)
-    r.raise_for_status()
-    return r.json()["now"]
 
 
 def make_app(sandbox, command: str) -> AiConsoleApp:
@@ -96,7 +90,7 @@ async def test_backends_view_shows_the_breaker_trip_then_recovery(sandbox):
         assert ptu[1] == "✗ tripped" and ptu[4] == "1" and ptu[6].endswith("s")
         assert cells(screen, "aoai-pool")[2] == "p1 aoai-westeurope-ptu, p2 aoai-swedencentral-paygo"
         assert "tripped" in str(screen.query_one("#status").render())
-        clock(sandbox, advance_seconds=120)
+        sandbox_clock(sandbox, advance_seconds=120)
         await pilot.press("f5")
         await wait_until(pilot, lambda: cells(screen, "aoai-westeurope-ptu")[1] != "✗ tripped", timeout=10,
                          what="the breaker to close")
@@ -128,7 +122,7 @@ def test_snapshot(sandbox, command, size, snap_compare):
     kind = {"auth": PostureScreen, "usage": UsageScreen, "backends": BackendsScreen}[command]
 
     if command == "backends":
-        clock(sandbox, advance_seconds=120)  # the breaker has closed again whatever ran before
+        sandbox_clock(sandbox, advance_seconds=120)  # the breaker has closed again whatever ran before
 
     async def run_before(pilot):
         await wait_until(pilot, lambda: has_rows(pilot.app.screen, kind), timeout=20, what=command)
