@@ -9,7 +9,8 @@ The ``sandbox`` fixture (module scope) starts one with the defaults for a whole 
 ``sandbox_session`` shares one across the session. Also: ``sdk_client(info)`` builds the real
 ``ApiManagementClient`` against a sandbox with a static token and plain HTTP for loopback only,
 ``set_faults(info, **values)`` switches the sandbox's faults at run time and
-``sandbox_clock(info, ...)`` reads or moves its clock.
+``sandbox_clock(info, ...)`` reads or moves its clock; ``wait_for(check, what)`` polls for a
+condition with a deadline.
 """
 
 from __future__ import annotations
@@ -124,6 +125,22 @@ def set_faults(info: dict[str, Any], **values: Any) -> None:
 
     httpx.post(info["management_url"] + "/_sandbox/faults", json={**NO_FAULTS, **values},
                timeout=10).raise_for_status()
+
+
+def wait_for(check: Callable[[], Any], what: str, *, timeout: float = 20.0, interval: float = 0.05,
+             details: Callable[[], Any] | None = None) -> Any:
+    """Call ``check()`` until it returns something truthy and return that: a bounded poll for a
+    condition another process (a sandbox, its traffic) makes true. On timeout the test fails
+    naming ``what``, with ``details()`` appended when given."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}" + (f": {details()}" if details is not None else ""))
 
 
 def sandbox_clock(info: dict[str, Any], **body: Any) -> datetime:

@@ -16,7 +16,7 @@ from azure.mgmt.apimanagement import models as m
 
 from aiconsole.backends.connect import sandbox_connection
 from aiconsole.cli.main import main
-from tests.sandbox_fixture import sandbox_clock, sdk_client, start_sandbox
+from tests.sandbox_fixture import sandbox_clock, sdk_client, start_sandbox, wait_for
 
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x" * 400}], "max_tokens": 200}  # ~309 tokens
 
@@ -123,21 +123,17 @@ def test_demo_traffic_trips_the_breaker_fails_over_and_it_recovers():
     """The simulated consumers alone (no request of ours) saturate the PTU deployment: its breaker
     trips and the pool fails over; when the sandbox clock passes the trip, it closes, serves again
     and trips again. ``backends list`` shows each step. Waits are bounded polls, not sleeps."""
-    import time
-
     info, stop = start_sandbox(subscriptions=12, seed=7, traffic=True, rps=40)
     try:
         def ptu() -> dict:
             return backends(info)["aoai-westeurope-ptu"]
 
         def poll(predicate, what, timeout=30.0):
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline:
+            def matching():
                 row = ptu()
-                if predicate(row):
-                    return row
-                time.sleep(0.2)
-            raise AssertionError(f"timed out waiting for {what}: {ptu()}")
+                return row if predicate(row) else None
+
+            return wait_for(matching, what, timeout=timeout, interval=0.2, details=ptu)
 
         tripped = poll(lambda r: r["state"] == "tripped", "the breaker to trip")
         assert tripped["health"]["429"] >= 1 and tripped["health"]["trips"] >= 1

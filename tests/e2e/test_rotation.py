@@ -18,7 +18,7 @@ import pytest
 from aiconsole.domain.secrets import fingerprint
 from aiconsole.services.slot_usage import PrometheusSlotUsage
 from tests.e2e.cli import create, run
-from tests.sandbox_fixture import sdk_client, start_sandbox
+from tests.sandbox_fixture import sdk_client, start_sandbox, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +42,6 @@ def consumer(sandbox, sid, **changes):
     r = httpx.post(url, json=changes, timeout=10) if changes else httpx.get(url, timeout=10)
     assert r.status_code == 200, r.text
     return r.json()
-
-
-def wait_for(condition, what, timeout=20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def gateway_status(sandbox, key):
