@@ -24,53 +24,16 @@ from aiconsole.domain.models import KeyPair, Slot, Subscription, SubscriptionSta
 from aiconsole.domain.secrets import fingerprint, mask
 from aiconsole.domain.text import sanitize
 from aiconsole.tui.screens.base import ConsoleScreen
-
-MODAL_CSS = """
-{cls} {{ align: center middle; }}
-{cls} > Vertical {{
-    width: 100%; max-width: 76; height: auto; max-height: 100%;
-    border: thick $primary; background: $surface; padding: 0 1;
-}}
-{cls} .title {{ text-style: bold; }}
-{cls} .error {{ color: $error; height: auto; }}
-{cls} .hint {{ color: $text-muted; height: auto; }}
-{cls} .gap {{ margin-top: 1; }}
-{cls} OptionList {{ height: 4; border: none; padding: 0 1; background: $boost; }}
-{cls} Horizontal {{ height: auto; align-horizontal: right; }}
-{cls} Button {{ margin-left: 2; min-width: 10; }}
-"""
-
+from aiconsole.tui.screens.modal_kit import WorkerDone, modal_css, production_name, service_context
 
 #: seconds the owner search waits for typing to pause before it asks the management API
 OWNER_SEARCH_DELAY = 0.3
 
 
-def _css(cls: str) -> str:
-    return MODAL_CSS.format(cls=cls)
-
-
-def _context(app):
-    return app.hub.context()
-
-
 def _lifecycle(app):
     from aiconsole.services.lifecycle import LifecycleService
 
-    return LifecycleService(_context(app))
-
-
-def _production(app) -> str | None:
-    """The service name to type on production profiles (None elsewhere)."""
-    conn = app.connection
-    return conn.service_name if getattr(conn, "production", False) else None
-
-
-class WorkerDone(Message):
-    """A worker's result (or error) for the modal that started it."""
-
-    def __init__(self, what: str, result: Any = None, error: BaseException | None = None) -> None:
-        super().__init__()
-        self.what, self.result, self.error = what, result, error
+    return LifecycleService(service_context(app))
 
 
 # --------------------------------------------------------------------------- new subscription
@@ -80,7 +43,7 @@ class CreateSubscriptionScreen(ModalScreen["Subscription | None"]):
     """``n``: display name, scope (searchable products and APIs), owner (search by name/email)."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="create.cancel")]
-    DEFAULT_CSS = _css("CreateSubscriptionScreen")
+    DEFAULT_CSS = modal_css("CreateSubscriptionScreen")
 
     def __init__(self) -> None:
         super().__init__()
@@ -102,8 +65,8 @@ class CreateSubscriptionScreen(ModalScreen["Subscription | None"]):
                         classes="gap")
             yield Input(placeholder="Id (optional; generated when empty)", id="create-sid", compact=True)
             yield Checkbox("Activate now (otherwise: submitted)", value=True, id="create-active", compact=True)
-            if _production(self.app):
-                yield Input(placeholder=f"Type the service name '{_production(self.app)}' to confirm",
+            if production_name(self.app):
+                yield Input(placeholder=f"Type the service name '{production_name(self.app)}' to confirm",
                             id="create-confirm", compact=True)
             yield Static("", classes="error", id="create-error")
             with Horizontal():
@@ -120,7 +83,7 @@ class CreateSubscriptionScreen(ModalScreen["Subscription | None"]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="create-scopes")
     def load_scopes(self) -> None:
         try:
-            backend = _context(self.app).backend
+            backend = service_context(self.app).backend
             scopes = [(f"product:{p.name}", f"product:{p.name}  {p.display_name or ''}") for p in backend.list_products()]
             scopes += [(f"api:{a.name}", f"api:{a.name}  {a.display_name or ''}") for a in backend.list_apis()]
             scopes.append(("all_apis", "all-apis  every API"))
@@ -207,7 +170,7 @@ class CreateSubscriptionScreen(ModalScreen["Subscription | None"]):
             error.update("Pick a product, an API or all-apis.")
             return
         owner = self._selected("#create-owner") if self.query_one("#create-owner-search", Input).value.strip() else None
-        confirm = self.query_one("#create-confirm", Input).value.strip() if _production(self.app) else None
+        confirm = self.query_one("#create-confirm", Input).value.strip() if production_name(self.app) else None
         error.update("Creating…")
         self.create(name, scope, owner, self.query_one("#create-expires", Input).value.strip(),
                      self.query_one("#create-sid", Input).value.strip(),
@@ -245,7 +208,7 @@ class NewKeyScreen(ModalScreen[None]):
         Binding("C", "copy('secondary')", "Copy secondary", id="newkey.copy_secondary"),
         Binding("escape,enter", "close", "Close", id="newkey.close"),
     ]
-    DEFAULT_CSS = _css("NewKeyScreen")
+    DEFAULT_CSS = modal_css("NewKeyScreen")
 
     def __init__(self, sub: Subscription, keys: KeyPair | None, *, title: str | None = None) -> None:
         super().__init__()
@@ -302,7 +265,7 @@ class EditSubscriptionScreen(ModalScreen[bool]):
     """
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="edit.cancel")]
-    DEFAULT_CSS = _css("EditSubscriptionScreen")
+    DEFAULT_CSS = modal_css("EditSubscriptionScreen")
 
     def __init__(self, sid: str) -> None:
         super().__init__()
@@ -317,8 +280,8 @@ class EditSubscriptionScreen(ModalScreen[bool]):
             yield Input(placeholder="State comment (shown to the developer)", id="edit-comment", compact=True)
             yield Input(placeholder="Display name", id="edit-name", compact=True)
             yield Input(placeholder="Expires: YYYY-MM-DD, +30d, or empty for none", id="edit-expires", compact=True)
-            if _production(self.app):
-                yield Input(placeholder=f"Type the service name '{_production(self.app)}' to confirm",
+            if production_name(self.app):
+                yield Input(placeholder=f"Type the service name '{production_name(self.app)}' to confirm",
                             id="edit-confirm", compact=True)
             yield Static("loading…", classes="hint", id="edit-server")
             yield Static("", classes="error", id="edit-error")
@@ -334,7 +297,7 @@ class EditSubscriptionScreen(ModalScreen[bool]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="edit-load")
     def load(self, conflict: bool = False) -> None:
         try:
-            sub = _context(self.app).backend.get_subscription(self.sid)
+            sub = service_context(self.app).backend.get_subscription(self.sid)
         except Exception as exc:  # noqa: BLE001
             self.post_message(WorkerDone("load", error=exc))
             return
@@ -412,7 +375,7 @@ class EditSubscriptionScreen(ModalScreen[bool]):
         }
         if fields["comment"] == (self.current.state_comment or ""):
             fields["comment"] = None
-        confirm = self.query_one("#edit-confirm", Input).value.strip() if _production(self.app) else None
+        confirm = self.query_one("#edit-confirm", Input).value.strip() if production_name(self.app) else None
         self.query_one("#edit-error", Static).update("Saving…")
         self.run_save(fields, self.current.etag, confirm)
 
@@ -433,7 +396,7 @@ class DeleteSubscriptionScreen(ModalScreen[bool]):
     """``D``: the subscription id must be typed; its keys stop working at once."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="delete.cancel")]
-    DEFAULT_CSS = _css("DeleteSubscriptionScreen").replace("$primary", "$error")
+    DEFAULT_CSS = modal_css("DeleteSubscriptionScreen").replace("$primary", "$error")
 
     def __init__(self, sub: Subscription) -> None:
         super().__init__()
@@ -446,8 +409,8 @@ class DeleteSubscriptionScreen(ModalScreen[bool]):
                          f"{' owned by ' + sanitize(self.sub.owner) if self.sub.owner else ''}. "
                          "Both keys stop working at once; this cannot be undone.")
             yield Input(placeholder=f"Type {self.sub.name} to confirm", id="delete-typed", compact=True)
-            if _production(self.app):
-                yield Input(placeholder=f"Type the service name '{_production(self.app)}' as well",
+            if production_name(self.app):
+                yield Input(placeholder=f"Type the service name '{production_name(self.app)}' as well",
                             id="delete-confirm", compact=True)
             yield Static("", classes="error", id="delete-error")
             with Horizontal():
@@ -477,7 +440,7 @@ class DeleteSubscriptionScreen(ModalScreen[bool]):
         if typed != self.sub.name:
             self.query_one("#delete-error", Static).update(f"Type '{sanitize(self.sub.name)}' exactly to delete it.")
             return
-        confirm = self.query_one("#delete-confirm", Input).value.strip() if _production(self.app) else None
+        confirm = self.query_one("#delete-confirm", Input).value.strip() if production_name(self.app) else None
         self.query_one("#delete-error", Static).update("Deleting…")
         self.run_delete(confirm)
 
@@ -525,7 +488,7 @@ class BulkActionScreen(ModalScreen[bool]):
     """
 
     BINDINGS = [Binding("escape", "cancel", "Close", id="bulk.cancel")]
-    DEFAULT_CSS = _css("BulkActionScreen")
+    DEFAULT_CSS = modal_css("BulkActionScreen")
 
     def __init__(self, sids: list[str]) -> None:
         super().__init__()
@@ -538,8 +501,8 @@ class BulkActionScreen(ModalScreen[bool]):
             yield OptionList(*[Option(label, id=value) for value, label in BULK_ACTIONS], id="bulk-actions")
             yield Static("enter: run the highlighted action (the old key of a regenerated slot stops at once)",
                          classes="hint", id="bulk-hint")
-            if _production(self.app):
-                yield Input(placeholder=f"Type the service name '{_production(self.app)}' to confirm",
+            if production_name(self.app):
+                yield Input(placeholder=f"Type the service name '{production_name(self.app)}' to confirm",
                             id="bulk-confirm", compact=True)
             yield ProgressBar(total=len(self.sids), show_eta=False, id="bulk-progress")
             yield Static("", id="bulk-result")
@@ -558,7 +521,7 @@ class BulkActionScreen(ModalScreen[bool]):
         if self.running:
             return
         self.running = True
-        confirm = self.query_one("#bulk-confirm", Input).value.strip() if _production(self.app) else None
+        confirm = self.query_one("#bulk-confirm", Input).value.strip() if production_name(self.app) else None
         self.query_one("#bulk-result", Static).update(f"{event.option.prompt}: running…")
         self.run_bulk(str(event.option.id), confirm)
 
@@ -569,7 +532,7 @@ class BulkActionScreen(ModalScreen[bool]):
         from aiconsole.services import bulk
 
         try:
-            ctx = _context(self.app)
+            ctx = service_context(self.app)
             kind, _, value = action.partition(":")
             if kind == "state":
                 act = bulk.SetStateAction(ctx, value, confirm_name=confirm)

@@ -24,7 +24,7 @@ from textual.widgets import Button, Input, Static
 from aiconsole.domain.models import KeyPair, Slot
 from aiconsole.domain.secrets import fingerprint, mask
 from aiconsole.domain.text import sanitize
-from aiconsole.tui.screens.issue import WorkerDone, _context, _css, _production
+from aiconsole.tui.screens.modal_kit import WorkerDone, modal_css, production_name, service_context
 
 POLL_SECONDS = 2.0
 #: the old slot must have been quiet this long before ``f`` goes ahead without a second press
@@ -95,7 +95,7 @@ class TwoSlotRotationScreen(ModalScreen[None]):
         Binding("f", "finish", "Finish", id="rotate.finish"),
         Binding("escape", "close", "Close", id="rotate.close"),
     ]
-    DEFAULT_CSS = _css("TwoSlotRotationScreen")
+    DEFAULT_CSS = modal_css("TwoSlotRotationScreen")
 
     def __init__(self, sid: str) -> None:
         super().__init__()
@@ -115,8 +115,8 @@ class TwoSlotRotationScreen(ModalScreen[None]):
             yield Static("loading…", id="rotate-state")
             yield SlotPanel(id="rotate-slots")
             yield Static("", id="rotate-key")
-            if _production(self.app):
-                yield Input(placeholder=f"Type the service name '{_production(self.app)}' to confirm",
+            if production_name(self.app):
+                yield Input(placeholder=f"Type the service name '{production_name(self.app)}' to confirm",
                             id="rotate-confirm", compact=True)
             yield Static("", classes="hint", id="rotate-log")
             with Horizontal():
@@ -136,12 +136,12 @@ class TwoSlotRotationScreen(ModalScreen[None]):
     # -- workers ---------------------------------------------------------------------------
     def _confirm(self) -> str | None:
         """The typed service name on production profiles (read on the UI thread)."""
-        return self.query_one("#rotate-confirm", Input).value.strip() if _production(self.app) else None
+        return self.query_one("#rotate-confirm", Input).value.strip() if production_name(self.app) else None
 
     def _machine(self, confirm: str | None = None):
         from aiconsole.services.rotation import TwoSlotRotation
 
-        return TwoSlotRotation(_context(self.app), self.sid, confirm_name=confirm,
+        return TwoSlotRotation(service_context(self.app), self.sid, confirm_name=confirm,
                                on_event=lambda e: self.post_message(RotationEvent(e.message)))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rotate-load")
@@ -149,7 +149,7 @@ class TwoSlotRotationScreen(ModalScreen[None]):
         try:
             machine = self._machine()
             state = machine.load()
-            keys = _context(self.app).backend.list_secrets(self.sid)
+            keys = service_context(self.app).backend.list_secrets(self.sid)
         except Exception as exc:  # noqa: BLE001
             self.post_message(WorkerDone("load", error=exc))
             return
@@ -191,7 +191,7 @@ class TwoSlotRotationScreen(ModalScreen[None]):
                     machine.begin_wait()
                     machine.consumers_moved("confirmed in the console")
                     machine.regenerate_old()
-                    keys = _context(self.app).backend.list_secrets(self.sid)
+                    keys = service_context(self.app).backend.list_secrets(self.sid)
                     machine.finish()
                 state = machine.state
         except Exception as exc:  # noqa: BLE001
