@@ -31,15 +31,17 @@ def bar(value: float, biggest: float, width: int = BAR_WIDTH) -> str:
 
 
 def usage_row(row, biggest: float, by: str) -> Row[str]:
-    data = row.to_json()
-    detail = {"subscription": " · ".join(x for x in (data["display_name"], data["product"], data["owner"]) if x),
-              "product": f"{len(data['subscriptions'])} subscriptions",
-              "owner": f"{len(data['subscriptions'])} subscriptions"}[by]
+    """A ``UsageRow`` as table cells (counts shown whole, cost to the cent, names sanitised)."""
+    if by == "subscription":
+        detail = " · ".join(x for x in (sanitize(row.display_name), ", ".join(sorted(row.products)),
+                                         ", ".join(sorted(row.owners))) if x)
+    else:
+        detail = f"{len(row.subscriptions)} subscriptions"
     cells = (
-        sanitize(row.key, max_length=80), bar(row.total_tokens, biggest), f"{data['total_tokens']:,}",
-        f"{data['prompt_tokens']:,}", f"{data['completion_tokens']:,}", f"{data['requests']:,}",
-        "?" if data["refused"] is None else f"{data['refused']:,}",
-        "" if data["cost"] is None else f"{data['cost']:,.2f}", sanitize(detail, max_length=80),
+        sanitize(row.key, max_length=80), bar(row.total_tokens, biggest), f"{int(row.total_tokens):,}",
+        f"{int(row.prompt_tokens):,}", f"{int(row.completion_tokens):,}", f"{int(row.requests):,}",
+        "?" if row.refused is None else f"{int(row.refused):,}",
+        "" if row.cost is None else f"{row.cost:,.2f}", sanitize(detail, max_length=80),
     )
     sort = (cells[0], row.total_tokens, row.total_tokens, row.prompt_tokens, row.completion_tokens, row.requests,
             row.refused or 0, row.cost or 0, cells[8])
