@@ -1,10 +1,13 @@
-"""Running the real CLI in-process from end-to-end tests (same argv a script uses)."""
+"""Running the real CLI in-process from end-to-end tests (same argv a script uses), and reading
+back what it did: a subscription's keys on the server and its journal entries."""
 
 from __future__ import annotations
 
 import json
 
 from aiconsole.cli.main import main
+from aiconsole.domain.secrets import fingerprint
+from tests.sandbox_fixture import sdk_client
 
 
 def run(capsys, sandbox, *args):
@@ -20,3 +23,21 @@ def create(capsys, sandbox, sid):
     code, _, err = run(capsys, sandbox, "subs", "create", "--display-name", sid, "--api", "azure-openai",
                        "--state", "active", "--id", sid, "--yes")
     assert code == 0, err
+
+
+def keys(sandbox, sid):
+    """The keys the server holds for subscription ``sid`` (the SDK's listSecrets)."""
+    k = sdk_client(sandbox).subscription.list_secrets(sandbox["resource_group"], sandbox["service_name"], sid)
+    return {"primary": k.primary_key, "secondary": k.secondary_key}
+
+
+def fps(sandbox, sid):
+    """The fingerprints of those keys, per slot."""
+    return {slot: fingerprint(v) for slot, v in keys(sandbox, sid).items()}
+
+
+def journal(sid):
+    """The audit journal's entries about subscription ``sid``."""
+    from aiconsole.audit.journal import AuditJournal
+
+    return [e for e in AuditJournal().entries() if e["target"] == f"subscription:{sid}"]

@@ -17,8 +17,8 @@ import pytest
 
 from aiconsole.domain.secrets import fingerprint
 from aiconsole.services.slot_usage import PrometheusSlotUsage
-from tests.e2e.cli import create, run
-from tests.sandbox_fixture import sdk_client, start_sandbox, wait_for
+from tests.e2e.cli import create, journal, keys, run
+from tests.sandbox_fixture import start_sandbox, wait_for
 
 
 @pytest.fixture(scope="module")
@@ -26,15 +26,6 @@ def sandbox():
     info, stop = start_sandbox(seed=5, subscriptions=30, traffic=True, rps=20)
     yield info
     stop()
-
-
-def keys(sandbox, sid):
-    k = sdk_client(sandbox).subscription.list_secrets(sandbox["resource_group"], sandbox["service_name"], sid)
-    return {"primary": k.primary_key, "secondary": k.secondary_key}
-
-
-def fps(sandbox, sid):
-    return {slot: fingerprint(v) for slot, v in keys(sandbox, sid).items()}
 
 
 def consumer(sandbox, sid, **changes):
@@ -64,12 +55,6 @@ def fast_clock(monkeypatch):
     monkeypatch.setattr(keys_cmd, "_clock", lambda: (lambda: now["t"]))
     monkeypatch.setattr(keys_cmd, "_sleeper", lambda: sleep)
     return now
-
-
-def journal(sid):
-    from aiconsole.audit.journal import AuditJournal
-
-    return [e for e in AuditJournal().entries() if e["target"] == f"subscription:{sid}"]
 
 
 def test_metrics_count_calls_per_slot(capsys, sandbox):

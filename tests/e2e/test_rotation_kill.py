@@ -13,8 +13,8 @@ import pytest
 
 from aiconsole.domain.secrets import fingerprint
 from aiconsole.services.rotation import RotationStore
-from tests.e2e.cli import create, run
-from tests.sandbox_fixture import sdk_client, start_sandbox
+from tests.e2e.cli import create, fps, journal, run
+from tests.sandbox_fixture import start_sandbox
 
 
 @pytest.fixture(scope="module")
@@ -22,17 +22,6 @@ def sandbox():
     info, stop = start_sandbox(seed=6, subscriptions=20)
     yield info
     stop()
-
-
-def fps(sandbox, sid):
-    k = sdk_client(sandbox).subscription.list_secrets(sandbox["resource_group"], sandbox["service_name"], sid)
-    return {"primary": fingerprint(k.primary_key), "secondary": fingerprint(k.secondary_key)}
-
-
-def journal(sid):
-    from aiconsole.audit.journal import AuditJournal
-
-    return [e for e in AuditJournal().entries() if e["target"] == f"subscription:{sid}"]
 
 
 CHECKPOINTS = ["planned", "regenerating_new", "after_regenerate_new", "new_regenerated", "waiting",
