@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 import httpx
 import pytest

@@ -16,14 +16,13 @@ from aiconsole.tui.clock import FrozenClock
 from aiconsole.tui.screens.confirm import ConfirmScreen
 from aiconsole.tui.screens.subscription_detail import REVEAL_SECONDS, SubscriptionDetailScreen
 from aiconsole.tui.screens.subscriptions import SubscriptionsScreen
-from tests.sandbox_fixture import sandbox  # noqa: F401 - fixture
 from tests.tui.helpers import SIZES, notifications, wait_until
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.mark.parametrize("size", SIZES)
-async def test_subscriptions_journey_against_the_sandbox(sandbox, size):  # noqa: F811
+async def test_subscriptions_journey_against_the_sandbox(sandbox, size):
     connection = sandbox_connection(sandbox["management_url"])
     app = AiConsoleApp(connection=connection, clock=FrozenClock(), cursor_blink=False)
     async with app.run_test(size=size) as pilot:
