@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 from aiconsole.backends.connect import sandbox_connection
-from aiconsole.domain.models import PolicyScope
 from aiconsole.services.context import ServiceContext
 from aiconsole.services.limit_writes import LimitWriter, parse_until
 from aiconsole.services.limits import LimitsService

@@ -15,8 +15,8 @@ during the storm is what a person feels, and that is what is checked.
 from __future__ import annotations
 
 import json
+import time
 
-import httpx
 import pytest
 
 from aiconsole.backends.connect import sandbox_connection
@@ -84,12 +84,13 @@ def test_a_list_with_connections_dropped_mid_page_returns_every_row_once(sandbox
 def test_a_list_completes_under_two_second_latency(sandbox, tmp_path):
     set_faults(sandbox, latency_ms=2000)
     try:
+        started = time.monotonic()
         out = run_cli_inproc(tmp_path, "-o", "json", "keys", "show", "batch-summarizer", sandbox=sandbox)
-        # the sandbox delayed every ARM answer of that run by 2 s: the setting held throughout
-        held = httpx.get(sandbox["management_url"] + "/_sandbox/faults", timeout=10).json()
+        delayed = time.monotonic() - started
     finally:
         set_faults(sandbox)
-    assert held["latency_ms"] == 2000
+    # Evidence that the answers really were delayed (a sleep never ends early), not a speed figure.
+    assert delayed >= 2.0
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["name"] == "batch-summarizer"
 
