@@ -104,7 +104,7 @@ class AiConsoleApp(App[int]):
         restore = getattr(self, "_restore_prompts", None)
         if restore is not None:
             restore()
-        _close_live_feeds(self.hub)
+        self.hub.close()
 
     def _warm_up(self) -> None:
         try:
@@ -198,7 +198,7 @@ class AiConsoleApp(App[int]):
         old_hub = self.hub
         self.connection = connection
         self.hub = ServiceHub(connection, backend=backend)
-        _close_live_feeds(old_hub)
+        old_hub.close()
         self._recent_errors.clear()
         while len(self.screen_stack) > 1:
             self.pop_screen()
@@ -238,15 +238,6 @@ class AiConsoleApp(App[int]):
         if isinstance(screen, HelpScreen):
             return
         self.push_screen(HelpScreen(_screen_title(screen), help_rows(screen)))
-
-
-def _close_live_feeds(hub: ServiceHub) -> None:
-    """Close the metrics sources the live screens opened for ``hub``'s connection (if any were)."""
-    import sys
-
-    top = sys.modules.get("aiconsole.tui.screens.top")  # never loaded: no live screen ran, nothing to close
-    if top is not None:
-        top.close_feeds(hub)
 
 
 def _screen_title(screen: Screen) -> str:

@@ -21,6 +21,8 @@ class ServiceHub:
         self._backend = backend
         self._context = context
         self._lock = threading.Lock()
+        #: the live screens' metrics feeds of this connection, by source (``screens.top.feed_for``)
+        self.live_feeds: dict[str | None, Any] = {}
 
     @property
     def ready(self) -> bool:
@@ -37,6 +39,15 @@ class ServiceHub:
                 backend = self._backend if self._backend is not None else self.connection.backend()
                 self._context = ServiceContext.from_connection(self.connection, backend=backend)
         return self._context
+
+    def close(self) -> None:
+        """Close what was opened for this connection (``:ctx`` to another, or leaving the console)."""
+        feeds, self.live_feeds = self.live_feeds, {}
+        for feed in feeds.values():
+            try:
+                feed.close()
+            except Exception:  # noqa: BLE001 - closing is best effort; the connection is gone
+                pass
 
     def subscriptions(self) -> "SubscriptionService":
         from aiconsole.services.subscriptions import SubscriptionService

@@ -30,9 +30,6 @@ def sandbox():
 
 
 def make_live_app(info, start: str = "top") -> AiConsoleApp:
-    import aiconsole.tui.screens.top as top
-
-    top._FEEDS.clear()
     app = AiConsoleApp(connection=sandbox_connection(info["management_url"]), cursor_blink=False,
                        start_command=start)
     return app

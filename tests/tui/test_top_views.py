@@ -100,7 +100,6 @@ def directory() -> SubscriptionDirectory:
 def feed(monkeypatch):
     """Install a fake feed; returns the fake source (tests may replace its script)."""
     source = FakeSource()
-    top_module._FEEDS.clear()
 
     def build(app, name):
         return TriageService(source, limits=LimitCache(lambda kind, n: LIMITS.get((kind, n), LimitInfo(error=f"{kind} not found"))),
@@ -110,7 +109,6 @@ def feed(monkeypatch):
     monkeypatch.setattr(top_module, "POLL_INTERVAL", 0.05)
     monkeypatch.setattr(top_module.LiveScreen, "poll_interval", 0.05)
     yield source
-    top_module._FEEDS.clear()
 
 
 def first(screen):

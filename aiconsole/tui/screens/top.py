@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from functools import lru_cache
 from collections.abc import Callable
 from datetime import datetime
@@ -98,29 +97,14 @@ class LiveFeed:
             triage.source.close()
 
 
-#: The feeds of each connection, by source. Keyed by the app's ``ServiceHub``, which ``:ctx``
-#: replaces: a new connection starts with fresh feeds, and ``close_feeds`` closes the old ones.
-_FEEDS: "weakref.WeakKeyDictionary[Any, dict[str | None, LiveFeed]]" = weakref.WeakKeyDictionary()
-
-
 def feed_for(app: Any, source: str | None = None) -> LiveFeed:
-    hub = app.hub
-    feeds = _FEEDS.get(hub)
-    if feeds is None:
-        feeds = _FEEDS[hub] = {}
+    """The feed of the app's current connection for ``source``; the hub owns it (and closes it
+    when ``:ctx`` replaces the hub, so a new connection starts with fresh feeds)."""
+    feeds = app.hub.live_feeds
     feed = feeds.get(source)
     if feed is None:
         feed = feeds[source] = LiveFeed(lambda: build_triage(app, source))
     return feed
-
-
-def close_feeds(hub: Any) -> None:
-    """Close the metrics sources of a connection that is no longer used (``:ctx``, exit)."""
-    for feed in (_FEEDS.pop(hub, None) or {}).values():
-        try:
-            feed.close()
-        except Exception:  # noqa: BLE001 - closing is best effort; the connection is gone
-            pass
 
 
 # -- a table that repaints only what changed ----------------------------------------------------------
