@@ -135,7 +135,12 @@ def test_demo_traffic_trips_the_breaker_fails_over_and_it_recovers():
 
             return wait_for(matching, what, timeout=timeout, interval=0.2, details=ptu)
 
-        tripped = poll(lambda r: r["state"] == "tripped", "the breaker to trip")
+        # Start a sandbox minute: the PTU's next 429 then trips it for the ~59 s left of that minute
+        # (Retry-After), long enough to watch the failover whatever second the run started at.
+        now = sandbox_clock(info)
+        sandbox_clock(info, set=(now.replace(second=0, microsecond=0) + timedelta(minutes=1, seconds=1)).isoformat())
+        tripped = poll(lambda r: r["state"] == "tripped" and r["health"]["trip_seconds_left"] > 30,
+                       "the breaker to trip for the rest of the minute")
         assert tripped["health"]["429"] >= 1 and tripped["health"]["trips"] >= 1
         paygo_before = backends(info)["aoai-swedencentral-paygo"]["health"]["responses"].get("200", 0)
         poll(lambda r: r["state"] == "tripped" and backends(info)["aoai-swedencentral-paygo"]["health"]["responses"]
