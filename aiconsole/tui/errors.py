@@ -27,6 +27,11 @@ def describe(exc: BaseException) -> tuple[str, str]:
     )
 
 
+def sentence(exc: BaseException) -> str:
+    """The one sentence of ``exc`` for an inline error line (the hint goes to notifications)."""
+    return describe(exc)[0]
+
+
 def notify_error(app, exc: BaseException, *, context: str | None = None) -> None:
     """Show ``exc`` as an error notification (call on the UI thread)."""
     message, hint = describe(exc)

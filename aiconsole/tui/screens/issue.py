@@ -23,6 +23,7 @@ from textual.widgets.option_list import Option
 from aiconsole.domain.models import KeyPair, Slot, Subscription, SubscriptionState
 from aiconsole.domain.secrets import fingerprint, mask
 from aiconsole.domain.text import sanitize
+from aiconsole.tui.errors import sentence
 from aiconsole.tui.screens.base import ConsoleScreen
 from aiconsole.tui.screens.modal_kit import WorkerDone, modal_css, production_name, service_context
 
@@ -311,7 +312,7 @@ class EditSubscriptionScreen(ModalScreen[bool]):
     def on_worker_done(self, message: WorkerDone) -> None:
         error = self.query_one("#edit-error", Static)
         if message.error is not None and message.what != "saved":
-            error.update(sanitize(getattr(message.error, "message", "") or type(message.error).__name__))
+            error.update(sentence(message.error))
             return
         if message.what == "load":
             sub = self.current = message.result
@@ -334,7 +335,7 @@ class EditSubscriptionScreen(ModalScreen[bool]):
                 self.load(conflict=True)
                 return
             if message.error is not None:
-                error.update(sanitize(getattr(message.error, "message", "") or type(message.error).__name__))
+                error.update(sentence(message.error))
                 return
             _, changes = message.result
             self.notify(f"Saved {sanitize(self.sid)}: " + (", ".join(changes) or "nothing changed"),
@@ -456,7 +457,7 @@ class DeleteSubscriptionScreen(ModalScreen[bool]):
     def on_worker_done(self, message: WorkerDone) -> None:
         if message.error is not None:
             self.query_one("#delete-error", Static).update(
-                sanitize(getattr(message.error, "message", "") or type(message.error).__name__))
+                sentence(message.error))
             return
         self.notify(f"Deleted {sanitize(self.sub.name)}.", title="Subscription", markup=False)
         self.dismiss(True)
@@ -557,7 +558,7 @@ class BulkActionScreen(ModalScreen[bool]):
         self.running = False
         out = self.query_one("#bulk-result", Static)
         if message.error is not None:
-            out.update(sanitize(getattr(message.error, "message", "") or type(message.error).__name__))
+            out.update(sentence(message.error))
             return
         results = message.result
         counts: dict[str, int] = {}

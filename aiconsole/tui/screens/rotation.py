@@ -24,6 +24,7 @@ from textual.widgets import Button, Input, Static
 from aiconsole.domain.models import KeyPair, Slot
 from aiconsole.domain.secrets import fingerprint, mask
 from aiconsole.domain.text import sanitize
+from aiconsole.tui.errors import sentence
 from aiconsole.tui.screens.modal_kit import WorkerDone, modal_css, production_name, service_context
 
 POLL_SECONDS = 2.0
@@ -213,7 +214,7 @@ class TwoSlotRotationScreen(ModalScreen[None]):
         if message.error is not None:
             self.busy = False
             self.query_one("#rotate-log", Static).update(
-                sanitize(getattr(message.error, "message", "") or type(message.error).__name__))
+                sentence(message.error))
             return
         if message.what == "infer":
             self.in_use = message.result

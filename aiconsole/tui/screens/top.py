@@ -28,6 +28,7 @@ from rich.segment import Segment
 from rich.style import Style
 
 from aiconsole.domain.text import sanitize
+from aiconsole.tui.errors import sentence
 from aiconsole.tui.screens.base import ConsoleScreen
 from aiconsole.tui.widgets.resource_table import ResourceTable
 from aiconsole.tui.widgets.table_model import Column, Row
@@ -428,7 +429,7 @@ class LiveScreen(ConsoleScreen):
         if message.error is not None:
             self.failures += 1
             first = self.error is None
-            self.error = _sentence(message.error)
+            self.error = sentence(message.error)
             self.mark_stale()
             if first:
                 self.app.show_error(message.error, "Metrics")
@@ -512,13 +513,6 @@ class LiveScreen(ConsoleScreen):
         elif self.report is not None and self.report.snapshot.warnings:
             parts.append(self.report.snapshot.warnings[0])
         return " · ".join(parts)
-
-
-def _sentence(exc: BaseException) -> str:
-    message = getattr(exc, "message", None)
-    if message:
-        return sanitize(message, max_length=160)
-    return type(exc).__name__
 
 
 # -- :top ----------------------------------------------------------------------------------------
