@@ -17,21 +17,11 @@ from aiconsole.tui.screens.limit_diff import ConflictScreen, DiffPreviewScreen
 class LimitWriteFlow:
     """Mix into a screen; implement ``after_write(plan)`` to refresh what it shows."""
 
-    WRITE_ACTIONS: tuple[str, ...] = ()
-
     def _writer(self):
         from aiconsole.services.limit_writes import LimitWriter
         from aiconsole.services.limits import LimitsService
 
         return LimitWriter(LimitsService(self.app.hub.context()))
-
-    def writes_allowed(self) -> bool:
-        return not getattr(self.app.hub.connection, "read_only", False)
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self.WRITE_ACTIONS and not self.writes_allowed():
-            return False  # hidden in read-only profiles (the service layer refuses anyway)
-        return super().check_action(action, parameters)  # type: ignore[misc]
 
     def start_plan(self, make_plan: Callable, label: str) -> None:
         """Compute a plan in a worker (``make_plan(writer) -> PolicyEdit``), then preview it."""

@@ -66,9 +66,15 @@ class ConsoleScreen(Screen):
     def compose_body(self) -> ComposeResult:
         yield from ()
 
+    #: actions that write; hidden (footer, help, keys) on read-only profiles — the service
+    #: layer refuses them there anyway, this only keeps the console from offering them
+    WRITE_ACTIONS: tuple[str, ...] = ()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "filter" and not self.FILTERABLE:
             return False  # hidden from the footer and help
+        if action in self.WRITE_ACTIONS and getattr(self.app.connection, "read_only", False):
+            return False
         return True
 
     @property

@@ -29,6 +29,7 @@ from aiconsole.services.gateway_tokens import STATE_GLYPHS
 from aiconsole.services.gateways import GatewayService, GatewayStatus, GatewayTargets
 from aiconsole.tui.screens.base import ConsoleScreen
 from aiconsole.tui.screens.gateway_rows import COLUMNS, gateway_row, relative
+from aiconsole.tui.screens.modal_kit import production_name
 from aiconsole.tui.widgets.resource_table import ResourceTable
 from aiconsole.tui.widgets.table_model import Row
 
@@ -101,10 +102,7 @@ class GatewaysScreen(ConsoleScreen):
         self._update_status()
         self.action_reload()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in ("mint", "regenerate", "rotate") and getattr(self.app.connection, "read_only", False):
-            return False  # hidden: read-only profiles cannot write (the service refuses too)
-        return super().check_action(action, parameters)
+    WRITE_ACTIONS = ("mint", "regenerate", "rotate")
 
     # -- service ---------------------------------------------------------------------------
     def service(self) -> GatewayService:
@@ -308,10 +306,6 @@ class GatewaysScreen(ConsoleScreen):
             self.notify("No gateway is selected.", severity="warning", markup=False)
         return status
 
-    def _production_name(self) -> str | None:
-        conn = self.app.connection
-        return conn.service_name if getattr(conn, "production", False) else None
-
     def action_mint(self) -> None:
         from aiconsole.tui.screens.gateway_token import MintTokenScreen
 
@@ -321,7 +315,7 @@ class GatewaysScreen(ConsoleScreen):
         # Default to the slot the current token does not use: minting there is the safe first step.
         slot = "secondary" if status.slot_in_use == "primary" else "primary"
         self.app.push_screen(
-            MintTokenScreen(self.service, status.name, slot=slot, production_name=self._production_name()),
+            MintTokenScreen(self.service, status.name, slot=slot, production_name=production_name(self.app)),
             lambda token: token is not None and self.action_reload(),
         )
 
@@ -356,7 +350,7 @@ class GatewaysScreen(ConsoleScreen):
 
         self.app.push_screen(
             RegenerateKeyScreen(message.gateway, message.known, current_slot=message.current_slot,
-                                require_text=self._production_name(), node_slots=message.node_slots),
+                                require_text=production_name(self.app), node_slots=message.node_slots),
             answered,
         )
 
@@ -390,6 +384,6 @@ class GatewaysScreen(ConsoleScreen):
         targets = self.targets.get(status.name)
         self.app.push_screen(
             RotateGatewayScreen(self.service, status.name, nodes=targets.nodes if targets else [],
-                                production_name=self._production_name()),
+                                production_name=production_name(self.app)),
             lambda _done: self.action_reload(),
         )

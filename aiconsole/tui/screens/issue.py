@@ -589,12 +589,7 @@ class LifecycleActions(ConsoleScreen):
         Binding("b", "bulk_marked", "Bulk", show=False, id="subs.bulk"),
     ]
 
-    _WRITES = {"new_subscription", "edit_subscription", "delete_subscription", "rotate_two_slot", "bulk_marked"}
-
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action in self._WRITES and getattr(self.app.connection, "read_only", False):
-            return False  # hidden: the service layer refuses these in read-only profiles anyway
-        return super().check_action(action, parameters)
+    WRITE_ACTIONS = ("new_subscription", "edit_subscription", "delete_subscription", "rotate_two_slot", "bulk_marked")
 
     def _cursor_sub(self) -> Subscription | None:
         row = self.table.cursor_row  # type: ignore[attr-defined]

@@ -25,6 +25,7 @@ from aiconsole.domain.secrets import fingerprint, mask
 from aiconsole.domain.text import sanitize
 from aiconsole.tui.rows.subscriptions import state_label
 from aiconsole.tui.screens.base import ConsoleScreen
+from aiconsole.tui.screens.modal_kit import production_name
 
 REVEAL_SECONDS = 15
 
@@ -95,10 +96,7 @@ class SubscriptionDetailScreen(ConsoleScreen):
         self.set_interval(1.0, self.tick, name="reveal-countdown")
         self.action_reload()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "rotate" and getattr(self.app.connection, "read_only", False):
-            return False  # hidden: a read-only profile cannot rotate (the service refuses too)
-        return super().check_action(action, parameters)
+    WRITE_ACTIONS = ("rotate",)
 
     # -- loading ---------------------------------------------------------------------------
     def action_reload(self) -> None:
@@ -189,13 +187,12 @@ class SubscriptionDetailScreen(ConsoleScreen):
         sub = self.subscription
         name = sanitize(sub.display_name or "")
         who = f"{sanitize(sub.name)}" + (f" ({name})" if name else "")
-        conn = self.app.connection
         body = (
             f"Regenerate the {slot} key of subscription {who}.\n\n"
             f"The current {slot} key stops working at once: every consumer still using it gets "
             "401 until it switches. Hand out the other slot first if consumers use this one."
         )
-        require = conn.service_name if getattr(conn, "production", False) else None
+        require = production_name(self.app)
         self.app.push_screen(
             ConfirmScreen(f"Rotate the {slot} key?", body, confirm_label=f"Rotate {slot}", require_text=require),
             lambda typed: self._confirmed(slot, typed),
