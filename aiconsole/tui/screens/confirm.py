@@ -41,16 +41,24 @@ class ConfirmScreen(ModalScreen[str | None]):
         self._label = confirm_label
         self._require = require_text
 
+    #: the line above the typed confirmation on production profiles
+    REQUIRE_PROMPT = "Type the service name '{name}' to confirm:"
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(f"⚠ {self._title}", id="confirm-title", markup=False)
-            yield Static(self._body, id="confirm-body", markup=False)
+            yield from self.compose_body()
             if self._require:
-                yield Static(f"Type the service name '{self._require}' to confirm:", markup=False)
+                yield Static(self.REQUIRE_PROMPT.format(name=self._require), markup=False)
                 yield Input(id="confirm-typed", placeholder=self._require, compact=True)
             with Horizontal():
                 yield Button(f"{self._label} (y)", id="confirm-yes", variant="error")
                 yield Button("Cancel (n/esc)", id="confirm-no", variant="default")
+
+    def compose_body(self) -> ComposeResult:
+        """What is being confirmed, between the title and the typed confirmation; subclasses
+        show more here (a diff, a slot picker) and keep the rest of the modal."""
+        yield Static(self._body, id="confirm-body", markup=False)
 
     def on_mount(self) -> None:
         if self._require:

@@ -11,8 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Button, Input, Static
+from textual.widgets import Static
 
 from aiconsole.domain.text import sanitize
 from aiconsole.services.gateway_tokens import TokenRecord
@@ -77,17 +76,9 @@ class RegenerateKeyScreen(ConfirmScreen):
         # The safe default: the slot the current token does not use.
         self.slot = "secondary" if current_slot == "primary" else "primary"
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(f"⚠ {self._title}", id="confirm-title", markup=False)
-            yield SlotPicker(self.slot, id="regen-slot")
-            yield Static(id="regen-body")
-            if self._require:
-                yield Static(f"Type the service name '{self._require}' to confirm:", markup=False)
-                yield Input(id="confirm-typed", placeholder=self._require, compact=True)
-            with Horizontal():
-                yield Button("Regenerate (y)", id="confirm-yes", variant="error")
-                yield Button("Cancel (n/esc)", id="confirm-no")
+    def compose_body(self) -> ComposeResult:
+        yield SlotPicker(self.slot, id="regen-slot")
+        yield Static(id="regen-body")  # what regenerating the picked slot kills (_render_body)
 
     def on_mount(self) -> None:
         self._render_body()

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Static
+from textual.widgets import Button, Static
 
 from aiconsole.domain.text import sanitize
 from aiconsole.tui.screens.confirm import ConfirmScreen
@@ -49,18 +49,12 @@ class DiffPreviewScreen(ConfirmScreen):
                          require_text=require_text)
         self._diff = diff
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(f"⚠ {self._title}", id="confirm-title", markup=False)
-            yield Static(self._body, id="confirm-body", markup=False)
-            with VerticalScroll(id="diff-body"):
-                yield Static(diff_text(self._diff), id="diff-text")
-            if self._require:
-                yield Static(f"Production: type the service name '{self._require}' to confirm:", markup=False)
-                yield Input(id="confirm-typed", placeholder=self._require, compact=True)
-            with Horizontal():
-                yield Button("Write (y)", id="confirm-yes", variant="error")
-                yield Button("Cancel (n/esc)", id="confirm-no", variant="default")
+    REQUIRE_PROMPT = "Production: type the service name '{name}' to confirm:"
+
+    def compose_body(self) -> ComposeResult:
+        yield from super().compose_body()
+        with VerticalScroll(id="diff-body"):
+            yield Static(diff_text(self._diff), id="diff-text")
 
 
 class ConflictScreen(ModalScreen[str | None]):
