@@ -377,14 +377,16 @@ class GatewayService:
                 st.problems.append(exc.message)
         return st
 
-    def refresh_live(self, status: GatewayStatus, targets: GatewayTargets | None) -> GatewayStatus:
-        """A copy of ``status`` with nodes and metrics probed again; ARM and the ledger are not read."""
+    def refresh_live(self, status: GatewayStatus, targets: GatewayTargets | None, *,
+                     probe: bool = True) -> GatewayStatus:
+        """A copy of ``status`` with metrics scraped again and (``probe``) nodes probed again;
+        ARM and the ledger are not read."""
         from dataclasses import replace
 
         fresh = replace(status, problems=[p for p in status.problems if "metrics" not in p.lower()])
         if targets is None:
             return fresh
-        if targets.nodes:
+        if probe and targets.nodes:
             fresh.nodes = probe_nodes(targets.nodes)
         if targets.metrics_url:
             try:

@@ -180,7 +180,9 @@ def run_list(ctx) -> int:
         import time
 
         time.sleep(window)  # the user asked for a sampling window: rates need two scrapes
-        rows = [service.refresh_live(r, targets.get(r.name)) if targets.get(r.name) else r for r in rows]
+        # Only the second scrape: the nodes were probed a moment ago by overview().
+        rows = [service.refresh_live(r, t, probe=False) if (t := targets.get(r.name)) and t.metrics_url else r
+                for r in rows]
     if ctx.json:
         ctx.emit([r.as_json() for r in rows])
     else:
