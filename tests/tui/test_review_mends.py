@@ -146,7 +146,7 @@ async def test_auth_reload_keeps_the_cursor_on_its_api(sandbox, monkeypatch):
     from aiconsole.tui.screens.auth import PostureScreen
     from tests.tui.helpers import has_rows
 
-    loads = count_calls(monkeypatch, PostureScreen, "on_posture_screen_loaded")
+    loads = count_calls(monkeypatch, PostureScreen, "on_table_screen_loaded")
     app = sandbox_app(sandbox, "auth")
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_until(pilot, lambda: has_rows(app.screen, PostureScreen), timeout=20, what=":auth")

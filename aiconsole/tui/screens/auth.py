@@ -7,76 +7,50 @@ API. ``f5`` reads everything again.
 
 from __future__ import annotations
 
-from textual import work
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import Static
 
 from aiconsole.tui.rows.posture import POSTURE_COLUMNS, detail_text, posture_row
-from aiconsole.tui.screens.base import ConsoleScreen
+from aiconsole.tui.screens.table_screen import TableScreen
 from aiconsole.tui.widgets.resource_table import ResourceTable
 
 
-class PostureScreen(ConsoleScreen):
+class PostureScreen(TableScreen):
     SCREEN_TITLE = "Authentication posture"
     COMMAND = "auth"
+    COLUMNS = POSTURE_COLUMNS
+    TABLE_ID = "posture-table"
+    LOADING_TEXT = "reading APIs, policies, named values and backends…"
+    EMPTY_TEXT = "no APIs in this service"
+    FAILED_TEXT = "could not read the configuration (f5 retries)"
+    ERROR_TITLE = "Cannot assess the APIs"
 
     BINDINGS = [Binding("f5", "reload", "Reload", id="auth.reload")]
 
     DEFAULT_CSS = """
-    PostureScreen #posture-table { height: 1fr; }
     PostureScreen #posture-detail { height: auto; max-height: 10; padding: 0 1; border-top: solid $panel; }
     """
 
-    class Loaded(Message):
-        def __init__(self, rows: list | None, error: BaseException | None = None) -> None:
-            super().__init__()
-            self.rows, self.error = rows, error
-
     def compose_body(self) -> ComposeResult:
-        yield ResourceTable(POSTURE_COLUMNS, id="posture-table")
+        yield from super().compose_body()
         yield Static("", id="posture-detail", markup=False)
 
-    @property
-    def table(self) -> ResourceTable:
-        return self.query_one("#posture-table", ResourceTable)
-
-    def focus_body(self) -> None:
-        self.table.focus()
-
     def on_mount(self) -> None:
-        self.table.placeholder = "reading APIs, policies, named values and backends…"
-        self.table.focus()
         self.set_status("assessing every API…")
-        self.action_reload()
+        super().on_mount()
 
-    def action_reload(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="posture-load")
-    def load(self) -> None:
+    def read(self) -> tuple[Any, list]:
         from aiconsole.services.posture import PostureService
 
-        try:
-            found = PostureService(self.app.hub.context()).assess()
-            self.post_message(self.Loaded([posture_row(p) for p in found]))
-        except Exception as exc:  # noqa: BLE001 - shown as one sentence
-            self.post_message(self.Loaded(None, exc))
+        found = PostureService(self.app.hub.context()).assess()
+        return found, [posture_row(p) for p in found]
 
-    def on_posture_screen_loaded(self, message: Loaded) -> None:
-        table = self.table
-        if message.error is not None:
-            table.placeholder = "could not read the configuration (f5 retries)"
-            self.app.show_error(message.error, "Cannot assess the APIs")
-            self.set_status("load failed")
-            return
-        table.replace_rows(message.rows)
-        table.placeholder = "no APIs in this service"
-        self.mark_updated()
-        counts = {v: sum(1 for r in message.rows if r.data.verdict == v) for v in ("fail", "warn", "ok")}
-        self.set_status(f"{len(message.rows)} APIs · ✗ {counts['fail']} fail · ! {counts['warn']} warn · "
-                        f"✓ {counts['ok']} ok")
+    def loaded(self, result: Any, rows: list) -> None:
+        counts = {v: sum(1 for r in rows if r.data.verdict == v) for v in ("fail", "warn", "ok")}
+        self.set_status(f"{len(rows)} APIs · ✗ {counts['fail']} fail · ! {counts['warn']} warn · ✓ {counts['ok']} ok")
         self._show_detail()
 
     def _show_detail(self) -> None:
@@ -85,6 +59,3 @@ class PostureScreen(ConsoleScreen):
 
     def on_resource_table_cursor_moved(self, message: ResourceTable.CursorMoved) -> None:
         self._show_detail()
-
-    def filter_changed(self, text: str) -> None:
-        self.table.set_filter(text)

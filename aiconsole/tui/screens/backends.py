@@ -10,32 +10,27 @@ never the gateway's token limit, which answers before any backend is called. Ref
 
 from __future__ import annotations
 
-from textual import work
-from textual.app import ComposeResult
+from typing import Any
+
 from textual.binding import Binding
-from textual.message import Message
 
 from aiconsole.tui.rows.backends import BACKEND_COLUMNS, backend_row
-from aiconsole.tui.screens.base import ConsoleScreen
-from aiconsole.tui.widgets.resource_table import ResourceTable
+from aiconsole.tui.screens.table_screen import TableScreen
 
 REFRESH_SECONDS = 5.0
 
 
-class BackendsScreen(ConsoleScreen):
+class BackendsScreen(TableScreen):
     SCREEN_TITLE = "Backends"
     COMMAND = "backends"
+    COLUMNS = BACKEND_COLUMNS
+    TABLE_ID = "backends-table"
+    LOADING_TEXT = "reading backends…"
+    EMPTY_TEXT = "no backends in this service"
+    FAILED_TEXT = "could not read the backends (f5 retries)"
+    ERROR_TITLE = "Cannot list backends"
 
     BINDINGS = [Binding("f5", "reload", "Reload", id="backends.reload")]
-
-    DEFAULT_CSS = """
-    BackendsScreen #backends-table { height: 1fr; }
-    """
-
-    class Loaded(Message):
-        def __init__(self, report, rows: list | None, error: BaseException | None = None) -> None:
-            super().__init__()
-            self.report, self.rows, self.error = report, rows, error
 
     def __init__(self, *, refresh_seconds: float | None = REFRESH_SECONDS) -> None:
         super().__init__()
@@ -45,21 +40,9 @@ class BackendsScreen(ConsoleScreen):
         self._timer = None  # the refresh, running only while the screen is shown
         self._hidden = False
 
-    def compose_body(self) -> ComposeResult:
-        yield ResourceTable(BACKEND_COLUMNS, id="backends-table")
-
-    @property
-    def table(self) -> ResourceTable:
-        return self.query_one("#backends-table", ResourceTable)
-
-    def focus_body(self) -> None:
-        self.table.focus()
-
     def on_mount(self) -> None:
-        self.table.placeholder = "reading backends…"
-        self.table.focus()
         self.set_status("reading backends and their health…")
-        self.action_reload()
+        super().on_mount()
 
     # -- refresh only while shown ---------------------------------------------------------
     def on_screen_resume(self) -> None:
@@ -85,38 +68,21 @@ class BackendsScreen(ConsoleScreen):
         self._routes = None
         self.load()
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="backends-load")
-    def load(self) -> None:
+    def read(self) -> tuple[Any, list]:
         from aiconsole.services.backends import BackendsService, health_reader_for
 
-        try:
-            if self._reader is None:
-                self._reader = health_reader_for(self.app.hub.connection) or False
-            service = BackendsService(self.app.hub.context(), self._reader or None)
-            if self._routes is None:
-                self._routes = service.api_routes()
-            report = service.report(self._routes)
-            self.post_message(self.Loaded(report, [backend_row(r) for r in report.rows]))
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(self.Loaded(None, None, exc))
+        if self._reader is None:
+            self._reader = health_reader_for(self.app.hub.connection) or False
+        service = BackendsService(self.app.hub.context(), self._reader or None)
+        if self._routes is None:
+            self._routes = service.api_routes()
+        report = service.report(self._routes)
+        return report, [backend_row(r) for r in report.rows]
 
-    def on_backends_screen_loaded(self, message: Loaded) -> None:
-        table = self.table
-        if message.error is not None:
-            table.placeholder = "could not read the backends (f5 retries)"
-            self.app.show_error(message.error, "Cannot list backends")
-            self.set_status("load failed")
-            return
-        table.replace_rows(message.rows)
-        table.placeholder = "no backends in this service"
-        self.mark_updated()
-        rows = message.report.rows
-        pools = sum(1 for r in rows if r.info.is_pool)
-        tripped = sum(1 for r in rows if r.state == "tripped")
-        status = f"{len(rows) - pools} backends · {pools} pools · ✗ {tripped} tripped"
-        if message.report.telemetry_note:
+    def loaded(self, report: Any, rows: list) -> None:
+        pools = sum(1 for r in report.rows if r.info.is_pool)
+        tripped = sum(1 for r in report.rows if r.state == "tripped")
+        status = f"{len(report.rows) - pools} backends · {pools} pools · ✗ {tripped} tripped"
+        if report.telemetry_note:
             status += " · no per-backend telemetry"
         self.set_status(status)
-
-    def filter_changed(self, text: str) -> None:
-        self.table.set_filter(text)

@@ -8,12 +8,10 @@ session; ``u`` also makes the profile the file's ``current`` one.
 from __future__ import annotations
 
 from textual import work
-from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 
 from aiconsole.domain.text import sanitize
-from aiconsole.tui.screens.base import ConsoleScreen
+from aiconsole.tui.screens.table_screen import TableScreen
 from aiconsole.tui.widgets.resource_table import ResourceTable
 from aiconsole.tui.widgets.table_model import Column, Row
 
@@ -40,66 +38,31 @@ def profile_row(summary: dict) -> Row[str]:
     return Row(key=summary["name"], cells=cells, style=style, data=summary)
 
 
-class ContextsScreen(ConsoleScreen):
+class ContextsScreen(TableScreen):
     SCREEN_TITLE = "Profiles"
     COMMAND = "ctx"
+    COLUMNS = COLUMNS
+    TABLE_ID = "ctx-table"
+    LOADING_TEXT = "reading config.toml…"
+    EMPTY_TEXT = "no profiles yet: add one with `aiconsole profile add`"
+    FAILED_TEXT = "the config file could not be read"
+    ERROR_TITLE = "Cannot read the profiles"
 
     BINDINGS = [
         Binding("u", "use", "Use and remember", id="ctx.use"),
         Binding("f5", "reload", "Reload", show=False, id="ctx.reload"),
     ]
 
-    DEFAULT_CSS = """
-    ContextsScreen #ctx-table { height: 1fr; }
-    """
-
-    class Loaded(Message):
-        def __init__(self, rows: list[Row[str]] | None, error: BaseException | None = None) -> None:
-            super().__init__()
-            self.rows, self.error = rows, error
-
-    def compose_body(self) -> ComposeResult:
-        yield ResourceTable(COLUMNS, id="ctx-table")
-
-    @property
-    def table(self) -> ResourceTable:
-        return self.query_one("#ctx-table", ResourceTable)
-
-    def focus_body(self) -> None:
-        self.table.focus()
-
-    def on_mount(self) -> None:
-        self.table.placeholder = "reading config.toml…"
-        self.table.focus()
-        self.action_reload()
-
-    def action_reload(self) -> None:
-        self.load()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="ctx-load")
-    def load(self) -> None:
+    def read(self) -> tuple[None, list[Row[str]]]:
         from aiconsole.config.profiles import profile_summaries
 
-        try:
-            rows = [profile_row(s) for s in profile_summaries()]
-        except Exception as exc:  # noqa: BLE001
-            self.post_message(self.Loaded(None, exc))
-            return
-        self.post_message(self.Loaded(rows))
+        return None, [profile_row(s) for s in profile_summaries()]
 
-    def on_contexts_screen_loaded(self, message: Loaded) -> None:
-        table = self.table
-        if message.error is not None:
-            table.placeholder = "the config file could not be read"
-            self.app.show_error(message.error, "Cannot read the profiles")
-            return
-        table.replace_rows(message.rows)
-        table.placeholder = "no profiles yet: add one with `aiconsole profile add`"
-        self.set_status(f"{len(message.rows)} profiles · ● in use · enter switch · u switch and remember")
-        self.mark_updated()
+    def loaded(self, result: None, rows: list[Row[str]]) -> None:
+        self.set_status(f"{len(rows)} profiles · ● in use · enter switch · u switch and remember")
 
-    def filter_changed(self, text: str) -> None:
-        self.table.set_filter(text)
+    def failed(self) -> None:
+        pass  # the notification says it; the status line keeps what it had
 
     def on_resource_table_selected(self, message: ResourceTable.Selected) -> None:
         self.switch(str(message.key), remember=False)
